@@ -1,0 +1,12 @@
+DROP TABLE audit_events;
+DROP TABLE recovery_codes;
+DROP TABLE totp_credentials;
+DROP TABLE federated_identities;
+DROP TABLE revoked_access_tokens;
+DROP TABLE consents;
+DROP TABLE refresh_tokens;
+DROP TABLE authorization_codes;
+DROP TABLE sessions;
+DROP TABLE signing_keys;
+DROP TABLE users;
+DROP TABLE clients;

@@ -1,0 +1,228 @@
+//! User accounts: username rules, creation and the declarative `[[users]]` upsert.
+//! Password hashing here is blocking: callers are the CLI and start-up, never handlers.
+
+use crate::config::UserConfig;
+use crate::crypto::{password, token, MasterKey};
+use crate::store::totp_credentials::{self, TotpCredentialRow};
+use crate::store::users::{self, ProfileChange, UserRow};
+use crate::store::{DbConnection, StoreError};
+
+/// Label of the TOTP credential that comes from the configuration file.
+const CONFIG_TOTP_LABEL: &str = "config";
+
+/// Minimum password length for accounts created by an administrator (NIST SP 800-63B §5.1.1).
+pub const MIN_PASSWORD_CHARS: usize = 8;
+
+/// Trims and lower-cases a username; rejects empty, over-long, or spaced names.
+pub fn normalize_username(raw: &str) -> Result<String, String> {
+    let name = raw.trim().to_lowercase();
+    if name.is_empty() || name.chars().count() > 64 {
+        return Err("must be 1-64 characters".into());
+    }
+    if name.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!(
+            "{raw:?} must not contain spaces or control characters"
+        ));
+    }
+    Ok(name)
+}
+
+pub fn validate_password(password: &str) -> Result<(), String> {
+    if password.chars().count() < MIN_PASSWORD_CHARS {
+        return Err(format!("must be at least {MIN_PASSWORD_CHARS} characters"));
+    }
+    if password.len() > password::MAX_PASSWORD_BYTES {
+        return Err(format!(
+            "must be at most {} bytes",
+            password::MAX_PASSWORD_BYTES
+        ));
+    }
+    Ok(())
+}
+
+pub fn validate_email(email: &str) -> Result<(), String> {
+    let ok = email.len() <= 254
+        && email
+            .split_once('@')
+            .is_some_and(|(l, d)| !l.is_empty() && !d.is_empty())
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control());
+    if ok {
+        Ok(())
+    } else {
+        Err(format!("{email:?} is not an email address"))
+    }
+}
+
+/// Decodes a base32 TOTP secret (RFC 4648, padding optional); at least 128 bits.
+pub fn decode_totp_secret(encoded: &str) -> Result<Vec<u8>, String> {
+    let cleaned = encoded.trim().trim_end_matches('=').to_uppercase();
+    let bytes = totp_rs::Secret::try_from_base32(&cleaned)
+        .map_err(|_| "is not valid base32".to_string())?
+        .as_ref()
+        .to_vec();
+    if bytes.len() < 16 {
+        return Err("must be at least 128 bits (26 base32 characters)".into());
+    }
+    Ok(bytes)
+}
+
+/// Checks a `[[users]]` entry (username already normalised); the error names the field.
+pub fn validate(u: &UserConfig) -> Result<(), String> {
+    if let Some(email) = &u.email {
+        validate_email(email).map_err(|e| format!("email: {e}"))?;
+    }
+    if let Some(p) = &u.password {
+        validate_password(p.expose()).map_err(|e| format!("password: {e}"))?;
+    }
+    if let Some(t) = &u.totp_secret {
+        decode_totp_secret(t.expose()).map_err(|e| format!("totp_secret: {e}"))?;
+    }
+    Ok(())
+}
+
+/// A new account row; the password (if any) is hashed here.
+pub fn new_user(
+    username: &str,
+    email: Option<String>,
+    email_verified: bool,
+    name: Option<String>,
+    password: Option<&str>,
+    managed_by: &str,
+    now: i64,
+) -> Result<UserRow, String> {
+    let password_hash = password.map(password::hash_blocking).transpose()?;
+    Ok(UserRow {
+        id: token::random_id(),
+        username: username.to_owned(),
+        email,
+        email_verified,
+        name,
+        password_changed_at: password_hash.as_ref().map(|_| now),
+        password_hash,
+        disabled: false,
+        managed_by: managed_by.to_owned(),
+        created_at: now,
+        updated_at: now,
+    })
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Makes the stored account match a `[[users]]` entry. The configuration is
+/// authoritative for the fields it sets; a password is re-hashed only when it changed.
+pub fn upsert_from_config(
+    conn: &mut DbConnection,
+    master: &MasterKey,
+    u: &UserConfig,
+    managed_by: &str,
+    now: i64,
+) -> Result<bool, AccountError> {
+    let password = u.password.as_ref().map(|p| p.expose());
+    let (user, created) = match users::by_username(conn, &u.username)? {
+        None => {
+            let row = new_user(
+                &u.username,
+                u.email.clone(),
+                u.email_verified,
+                u.name.clone(),
+                password,
+                managed_by,
+                now,
+            )
+            .map_err(AccountError::Invalid)?;
+            users::insert(conn, &row)?;
+            (row, true)
+        }
+        Some(existing) => {
+            let change = ProfileChange {
+                email: u.email.clone(),
+                email_verified: u.email_verified,
+                name: u.name.clone(),
+                managed_by: managed_by.to_owned(),
+                updated_at: now,
+            };
+            users::update_profile(conn, &existing.id, &change)?;
+            if let Some(p) = password {
+                if !password::verify_blocking(p, existing.password_hash.as_deref()) {
+                    let phc = password::hash_blocking(p).map_err(AccountError::Invalid)?;
+                    users::set_password(conn, &existing.id, &phc, now)?;
+                }
+            }
+            (existing, false)
+        }
+    };
+    if user.disabled != u.disabled {
+        users::set_disabled(conn, &user.id, u.disabled, now)?;
+    }
+    sync_config_totp(conn, master, &user.id, u, now)?;
+    Ok(created)
+}
+
+fn sync_config_totp(
+    conn: &mut DbConnection,
+    master: &MasterKey,
+    user_id: &str,
+    u: &UserConfig,
+    now: i64,
+) -> Result<(), AccountError> {
+    let wanted = u
+        .totp_secret
+        .as_ref()
+        .map(|s| decode_totp_secret(s.expose()))
+        .transpose()
+        .map_err(AccountError::Invalid)?;
+    let existing = totp_credentials::by_label(conn, user_id, CONFIG_TOTP_LABEL)?;
+    if let Some(row) = &existing {
+        let same = wanted.as_ref().is_some_and(|w| {
+            master
+                .open(row.id.as_bytes(), &row.secret)
+                .is_ok_and(|s| &s == w)
+        });
+        if same {
+            return Ok(());
+        }
+        totp_credentials::delete(conn, &row.id)?;
+    }
+    if let Some(secret) = wanted {
+        let id = token::random_id();
+        totp_credentials::insert(
+            conn,
+            &TotpCredentialRow {
+                secret: master.seal(id.as_bytes(), &secret),
+                id,
+                user_id: user_id.to_owned(),
+                label: CONFIG_TOTP_LABEL.into(),
+                last_used_step: None,
+                confirmed_at: Some(now),
+                created_at: now,
+            },
+        )?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames_are_normalised() {
+        assert_eq!(normalize_username("  Alice ").unwrap(), "alice");
+        assert!(normalize_username("   ").is_err());
+        assert!(normalize_username("al ice").is_err());
+        assert!(normalize_username(&"a".repeat(65)).is_err());
+    }
+
+    #[test]
+    fn totp_secrets_must_be_base32_and_long_enough() {
+        assert!(decode_totp_secret("JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP").is_ok());
+        assert!(decode_totp_secret("JBSWY3DPEHPK3PXP").is_err());
+        assert!(decode_totp_secret("not base32!").is_err());
+    }
+}

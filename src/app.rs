@@ -1,0 +1,365 @@
+//! Start-up: [`Core`] (database, migrations, instance key) is what every command needs;
+//! [`Application`] adds the declarative bootstrap, the signing keys, background key
+//! reloading and the HTTP server on a listener it binds itself (port 0 in tests).
+
+use std::io::Write;
+use std::net::TcpListener;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::{middleware, web, App, HttpServer};
+use tracing_actix_web::TracingLogger;
+
+use crate::config::{validate_issuer, Config};
+use crate::crypto::keys::{self, KeyError, KeyPolicy};
+use crate::crypto::{token, KeyRing, MasterKey};
+use crate::http::{self, request_log, AppState};
+use crate::oauth::client::{self, MANAGED_BY_CONFIG};
+use crate::oidc::discovery::ProviderMetadata;
+use crate::store::{self, DatabaseUrl, Db, PoolOptions, StoreError};
+use crate::{accounts, clock};
+
+/// Why the server (or a command) could not start. Each message says what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error("cannot open the database {url:?}: {cause}")]
+    Database { url: DatabaseUrl, cause: StoreError },
+    #[error("secret_key: {0}")]
+    SecretKey(String),
+    #[error(transparent)]
+    Keys(#[from] KeyError),
+    #[error("bootstrap: {0}")]
+    Bootstrap(String),
+    #[error("cannot listen on {addr}: {cause}")]
+    Listen { addr: String, cause: std::io::Error },
+}
+
+/// The database (migrated) and the instance key.
+pub struct Core {
+    pub config: Arc<Config>,
+    pub db: Db,
+    pub master: Arc<MasterKey>,
+}
+
+impl Core {
+    /// Opens the database, applies migrations and loads (or creates) the instance key.
+    /// Blocking: call it from the CLI or inside `spawn_blocking`.
+    pub fn open(config: Config) -> Result<Core, StartupError> {
+        let url = DatabaseUrl::parse(&config.database_url())
+            .map_err(|e| crate::config::ConfigError(format!("database_url: {e}")))?;
+        let options = PoolOptions {
+            max_connections: config.database.max_connections,
+            connect_timeout: config.database.connect_timeout.0,
+            busy_timeout: config.database.busy_timeout.0,
+        };
+        let db = Db::connect(&url, &options).map_err(|cause| StartupError::Database {
+            url: url.clone(),
+            cause,
+        })?;
+        let applied = db.migrate().map_err(|cause| StartupError::Database {
+            url: url.clone(),
+            cause,
+        })?;
+        for name in applied {
+            tracing::info!(migration = %name, "applied migration");
+        }
+        let master = instance_key(&config)?;
+        Ok(Core {
+            config: Arc::new(config),
+            db,
+            master: Arc::new(master),
+        })
+    }
+
+    pub fn key_policy(&self) -> KeyPolicy {
+        KeyPolicy {
+            rsa_bits: self.config.keys.rsa_bits,
+            announce: self.config.keys.announce.as_secs(),
+            retention: self.config.signed_token_max_lifetime(),
+        }
+    }
+
+    /// Upserts `[[clients]]` and `[[users]]` from the configuration.
+    pub fn bootstrap(&self) -> Result<(), StartupError> {
+        let now = clock::now();
+        for c in &self.config.clients {
+            let row = client::to_row(c, &self.master, MANAGED_BY_CONFIG, now)
+                .map_err(|e| StartupError::Bootstrap(format!("client {}: {e}", c.client_id)))?;
+            self.db
+                .run_blocking(|conn| store::clients::upsert(conn, &row))
+                .map_err(|e| StartupError::Bootstrap(format!("client {}: {e}", c.client_id)))?;
+        }
+        for u in &self.config.users {
+            self.db
+                .run_blocking(|conn| {
+                    accounts::upsert_from_config(conn, &self.master, u, MANAGED_BY_CONFIG, now)
+                })
+                .map_err(|e| StartupError::Bootstrap(format!("user {}: {e}", u.username)))?;
+        }
+        Ok(())
+    }
+
+    /// Generates missing keys and loads every key into a ring.
+    pub fn load_keys(&self) -> Result<Arc<KeyRing>, StartupError> {
+        let now = clock::now();
+        let policy = self.key_policy();
+        let generated = self
+            .db
+            .run_blocking(|conn| keys::ensure_signing_keys(conn, &self.master, &policy, now))?;
+        for kid in generated {
+            tracing::info!(%kid, "generated signing key");
+        }
+        let ring = Arc::new(KeyRing::new(self.master.clone()));
+        let rows = self
+            .db
+            .run_blocking(store::signing_keys::list)
+            .map_err(KeyError::from)?;
+        ring.load(rows, now)?;
+        Ok(ring)
+    }
+}
+
+/// Reads `secret_key` from the configuration, or from `{data_dir}/secret_key`, creating
+/// that file (mode 0600) with 256 random bits on first start.
+fn instance_key(config: &Config) -> Result<MasterKey, StartupError> {
+    if let Some(secret) = &config.secret_key {
+        return Ok(MasterKey::from_secret(secret.expose().as_bytes()));
+    }
+    let path = config.data_dir.join("secret_key");
+    match std::fs::read_to_string(&path) {
+        Ok(s) => {
+            let s = s.trim_end();
+            if s.len() < MasterKey::MIN_LEN {
+                return Err(StartupError::SecretKey(format!(
+                    "{} is shorter than 32 bytes",
+                    path.display()
+                )));
+            }
+            Ok(MasterKey::from_secret(s.as_bytes()))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let secret = token::random_secret();
+            write_private_file(&path, &secret).map_err(|e| {
+                StartupError::SecretKey(format!("cannot create {}: {e}", path.display()))
+            })?;
+            tracing::warn!(
+                path = %path.display(),
+                "no secret_key configured: generated one; back it up, and give the same secret_key \
+                 to every instance that shares this database"
+            );
+            Ok(MasterKey::from_secret(secret.as_bytes()))
+        }
+        Err(e) => Err(StartupError::SecretKey(format!(
+            "cannot read {}: {e}",
+            path.display()
+        ))),
+    }
+}
+
+fn write_private_file(path: &Path, content: &str) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(content.as_bytes())?;
+    file.write_all(b"\n")
+}
+
+/// A running server.
+pub struct Application {
+    port: u16,
+    issuer: String,
+    data_location: String,
+    server: Server,
+    background: tokio::task::JoinHandle<()>,
+}
+
+impl Application {
+    /// Binds `listen`, opens storage, bootstraps, loads keys and builds the server.
+    pub async fn build(config: Config) -> Result<Application, StartupError> {
+        let addr = config.listen_addr().map_err(crate::config::ConfigError)?;
+        let listener = TcpListener::bind(addr).map_err(|cause| StartupError::Listen {
+            addr: addr.to_string(),
+            cause,
+        })?;
+        let local = listener
+            .local_addr()
+            .map_err(|cause| StartupError::Listen {
+                addr: addr.to_string(),
+                cause,
+            })?;
+        let issuer = config
+            .issuer
+            .clone()
+            .unwrap_or_else(|| format!("http://{local}"));
+        validate_issuer(&issuer).map_err(|e| crate::config::ConfigError(format!("issuer: {e}")))?;
+        let data_location = DatabaseUrl::parse(&config.database_url())
+            .map(|u| u.redacted())
+            .unwrap_or_default();
+
+        let (core, ring) = tokio::task::spawn_blocking(move || {
+            let core = Core::open(config)?;
+            core.bootstrap()?;
+            let ring = core.load_keys()?;
+            Ok::<_, StartupError>((core, ring))
+        })
+        .await
+        .map_err(|e| StartupError::Bootstrap(format!("start-up task failed: {e}")))??;
+
+        let (prometheus, metrics) = http::metrics::build().map_err(StartupError::Bootstrap)?;
+        let state = web::Data::new(AppState {
+            discovery_json: ProviderMetadata::new(&issuer).to_json(),
+            issuer: issuer.clone(),
+            db: core.db.clone(),
+            keys: ring.clone(),
+            jwks_max_age: core.config.keys.jwks_max_age.0.as_secs(),
+            metrics,
+        });
+        let workers = core.config.http.workers;
+        let background = tokio::spawn(maintain_keys(core, ring));
+
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .wrap(middleware::Compat::new(prometheus.clone()))
+                .wrap(middleware::from_fn(
+                    |req, next: middleware::Next<_>| async move {
+                        next.call(req).await.map(request_log::echo_request_id)
+                    },
+                ))
+                .wrap(TracingLogger::<request_log::RequestSpan>::new())
+                .configure(http::routes)
+        })
+        .listen(listener)
+        .map_err(|cause| StartupError::Listen {
+            addr: local.to_string(),
+            cause,
+        })?;
+        if let Some(n) = workers {
+            server = server.workers(n);
+        }
+        Ok(Application {
+            port: local.port(),
+            issuer,
+            data_location,
+            server: server.disable_signals().run(),
+            background,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// Where the data lives (the database URL without its password).
+    pub fn data_location(&self) -> &str {
+        &self.data_location
+    }
+
+    /// Serves until the server is stopped (the binary stops it on SIGINT/SIGTERM).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let handle = self.server.handle();
+        let shutdown = tokio::spawn(async move {
+            shutdown_signal().await;
+            handle.stop(true).await;
+        });
+        let result = self.server.await;
+        shutdown.abort();
+        self.background.abort();
+        result
+    }
+
+    /// For tests: serve in the background until the returned handle is dropped.
+    pub fn spawn(self) -> tokio::task::JoinHandle<std::io::Result<()>> {
+        let background = self.background;
+        let server = self.server;
+        tokio::spawn(async move {
+            let result = server.await;
+            background.abort();
+            result
+        })
+    }
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+    tracing::info!("shutting down");
+}
+
+/// Reloads keys from the database every `keys.reload_interval` (so a rotation made by
+/// any instance is seen everywhere) and, when `keys.rotate_after` is set, rotates keys
+/// that have signed for that long. Several instances may race; the database decides.
+async fn maintain_keys(core: Core, ring: Arc<KeyRing>) {
+    let core = Arc::new(core);
+    let mut tick = tokio::time::interval(
+        core.config
+            .keys
+            .reload_interval
+            .0
+            .max(Duration::from_millis(100)),
+    );
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        let core = core.clone();
+        let ring = ring.clone();
+        let result = tokio::task::spawn_blocking(move || refresh_keys(&core, &ring)).await;
+        match result {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "key reload failed; keeping the keys already loaded")
+            }
+            Err(e) => tracing::error!(error = %e, "key reload task failed"),
+        }
+    }
+}
+
+fn refresh_keys(core: &Core, ring: &KeyRing) -> Result<(), KeyError> {
+    let now = clock::now();
+    if let Some(after) = core.config.keys.rotate_after {
+        let current = ring.current();
+        for alg in crate::crypto::Alg::ALL {
+            let due = current
+                .signing_key(alg, now)
+                .is_none_or(|k| k.activates_at + after.as_secs() <= now);
+            let announced = current
+                .keys()
+                .iter()
+                .any(|k| k.alg == alg && k.activates_at > now);
+            if due && !announced {
+                let policy = core.key_policy();
+                match core
+                    .db
+                    .run_blocking(|conn| keys::rotate(conn, &core.master, &policy, alg, now, false))
+                {
+                    Ok(r) => {
+                        tracing::info!(kid = %r.kid, %alg, activates_at = r.activates_at, "scheduled key rotation")
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, %alg, "scheduled key rotation did not run")
+                    }
+                }
+            }
+        }
+    }
+    let rows = core.db.run_blocking(store::signing_keys::list)?;
+    ring.load(rows, now)
+}

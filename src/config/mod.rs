@@ -1,0 +1,356 @@
+//! Typed configuration: one TOML file, every key overridable by `PORTCULLIS_…`
+//! environment variables (nested keys joined with `__`), validated before anything is
+//! written. No globals: `main.rs` loads it and hands it to `Application::build`.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Env, Format, Toml};
+use figment::Figment;
+use serde::Deserialize;
+
+mod bootstrap;
+mod lifetime;
+mod secret;
+
+pub use bootstrap::{ClientConfig, UserConfig};
+pub use lifetime::Lifetime;
+pub use secret::Secret;
+
+use crate::store::DatabaseUrl;
+
+/// Environment variables with this prefix override the file.
+pub const ENV_PREFIX: &str = "PORTCULLIS_";
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The issuer identifier (OpenID Connect Discovery §3). Default: `http://{listen}`.
+    #[serde(default)]
+    pub issuer: Option<String>,
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    /// Where generated files live: the SQLite database and the generated secret key.
+    #[serde(default = "default_data_dir")]
+    pub data_dir: PathBuf,
+    /// `sqlite://PATH` or `postgres://…`. Default: `sqlite://{data_dir}/portcullis.db`.
+    #[serde(default)]
+    pub database_url: Option<String>,
+    /// Encrypts private keys at rest; at least 32 bytes. Generated into
+    /// `{data_dir}/secret_key` when neither this nor `secret_key_file` is given.
+    #[serde(default)]
+    pub secret_key: Option<Secret>,
+    #[serde(default)]
+    pub secret_key_file: Option<PathBuf>,
+    #[serde(default)]
+    pub log: LogConfig,
+    #[serde(default)]
+    pub http: HttpConfig,
+    #[serde(default)]
+    pub database: DatabaseConfig,
+    #[serde(default)]
+    pub tokens: TokenConfig,
+    #[serde(default)]
+    pub keys: KeysConfig,
+    /// Declarative bootstrap: upserted at every start (like Dex's static clients).
+    #[serde(default)]
+    pub clients: Vec<ClientConfig>,
+    #[serde(default)]
+    pub users: Vec<UserConfig>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    pub format: LogFormat,
+    /// A `tracing` filter such as `info` or `portcullis=debug,info`; `RUST_LOG` wins.
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            format: LogFormat::Text,
+            level: "info".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// actix worker threads; default: one per core.
+    pub workers: Option<usize>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    pub max_connections: u32,
+    pub connect_timeout: Lifetime,
+    /// SQLite: how long a writer waits for the write lock.
+    pub busy_timeout: Lifetime,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig {
+            max_connections: 8,
+            connect_timeout: Lifetime::secs(5),
+            busy_timeout: Lifetime::secs(5),
+        }
+    }
+}
+
+/// Token lifetimes; checklist §1.33 gives the policy ranges.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TokenConfig {
+    pub access_token_ttl: Lifetime,
+    pub id_token_ttl: Lifetime,
+    pub authorization_code_ttl: Lifetime,
+    pub refresh_token_idle_ttl: Lifetime,
+    pub refresh_token_absolute_ttl: Lifetime,
+}
+
+impl Default for TokenConfig {
+    fn default() -> Self {
+        TokenConfig {
+            access_token_ttl: Lifetime::secs(600),
+            id_token_ttl: Lifetime::secs(600),
+            authorization_code_ttl: Lifetime::secs(60),
+            refresh_token_idle_ttl: Lifetime::secs(14 * 86_400),
+            refresh_token_absolute_ttl: Lifetime::secs(90 * 86_400),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KeysConfig {
+    /// How long a new key is published before it signs (`keys rotate`, scheduled rotation).
+    pub announce: Lifetime,
+    /// Rotate automatically when the signing key is this old; off when absent.
+    pub rotate_after: Option<Lifetime>,
+    pub rsa_bits: usize,
+    /// How often each instance reloads keys from the database.
+    pub reload_interval: Lifetime,
+    /// `Cache-Control: max-age` of `/jwks`.
+    pub jwks_max_age: Lifetime,
+}
+
+impl Default for KeysConfig {
+    fn default() -> Self {
+        KeysConfig {
+            announce: Lifetime::secs(86_400),
+            rotate_after: None,
+            rsa_bits: 2048,
+            reload_interval: Lifetime::secs(30),
+            jwks_max_age: Lifetime::secs(300),
+        }
+    }
+}
+
+fn default_listen() -> String {
+    "127.0.0.1:8080".into()
+}
+
+fn default_data_dir() -> PathBuf {
+    PathBuf::from("data")
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Figment::new()
+            .extract()
+            .expect("the defaults form a valid configuration")
+    }
+}
+
+/// A configuration problem, naming the key and what is wrong.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {0}")]
+pub struct ConfigError(pub String);
+
+impl Config {
+    /// Reads `path` (when given), then the environment, then validates.
+    pub fn load(path: Option<&Path>) -> Result<Config, ConfigError> {
+        let mut figment = Figment::new();
+        if let Some(path) = path {
+            if !path.is_file() {
+                return Err(ConfigError(format!(
+                    "config file {} not found",
+                    path.display()
+                )));
+            }
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        figment = figment.merge(Env::prefixed(ENV_PREFIX).split("__").ignore(&["config"]));
+        let mut config: Config = figment.extract().map_err(|errors| {
+            ConfigError(
+                errors
+                    .into_iter()
+                    .map(|e| e.to_string().replace("key \"default.", "key \""))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            )
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks every value and resolves `*_file` secrets. Writes nothing.
+    pub fn validate(&mut self) -> Result<(), ConfigError> {
+        self.validate_inner().map_err(ConfigError)
+    }
+
+    fn validate_inner(&mut self) -> Result<(), String> {
+        self.listen_addr()?;
+        if let Some(issuer) = &self.issuer {
+            validate_issuer(issuer).map_err(|e| format!("issuer: {e}"))?;
+        }
+        DatabaseUrl::parse(&self.database_url()).map_err(|e| format!("database_url: {e}"))?;
+        self.secret_key = secret::resolve("secret_key", &self.secret_key, &self.secret_key_file)?;
+        self.secret_key_file = None;
+        if let Some(key) = &self.secret_key {
+            if key.expose().len() < crate::crypto::MasterKey::MIN_LEN {
+                return Err(format!(
+                    "secret_key: must be at least {} bytes (generate one with `openssl rand -base64 32`)",
+                    crate::crypto::MasterKey::MIN_LEN
+                ));
+            }
+        }
+        if self.database.max_connections == 0 {
+            return Err("database.max_connections: must be at least 1".into());
+        }
+        self.validate_lifetimes()?;
+        bootstrap::validate_all(&mut self.clients, &mut self.users)
+    }
+
+    fn validate_lifetimes(&self) -> Result<(), String> {
+        let t = &self.tokens;
+        let positive = [
+            ("tokens.access_token_ttl", t.access_token_ttl),
+            ("tokens.id_token_ttl", t.id_token_ttl),
+            ("tokens.authorization_code_ttl", t.authorization_code_ttl),
+            ("tokens.refresh_token_idle_ttl", t.refresh_token_idle_ttl),
+            (
+                "tokens.refresh_token_absolute_ttl",
+                t.refresh_token_absolute_ttl,
+            ),
+            ("keys.reload_interval", self.keys.reload_interval),
+        ];
+        for (key, value) in positive {
+            if value.as_secs() < 1 {
+                return Err(format!("{key}: must be at least one second"));
+            }
+        }
+        // RFC 6749 §4.1.2: "A maximum authorization code lifetime of 10 minutes is RECOMMENDED."
+        if t.authorization_code_ttl.as_secs() > 600 {
+            return Err(
+                "tokens.authorization_code_ttl: must be at most 10 minutes (RFC 6749 §4.1.2)"
+                    .into(),
+            );
+        }
+        if t.refresh_token_idle_ttl > t.refresh_token_absolute_ttl {
+            return Err(
+                "tokens.refresh_token_idle_ttl: must not exceed tokens.refresh_token_absolute_ttl"
+                    .into(),
+            );
+        }
+        if !(2048..=8192).contains(&self.keys.rsa_bits) {
+            return Err("keys.rsa_bits: must be between 2048 and 8192".into());
+        }
+        if self
+            .keys
+            .rotate_after
+            .is_some_and(|r| r <= self.keys.announce)
+        {
+            return Err("keys.rotate_after: must be longer than keys.announce".into());
+        }
+        Ok(())
+    }
+
+    pub fn listen_addr(&self) -> Result<SocketAddr, String> {
+        self.listen.parse().map_err(|_| {
+            format!(
+                "listen: {:?} is not an address such as 127.0.0.1:8080",
+                self.listen
+            )
+        })
+    }
+
+    /// The database URL, defaulting to a SQLite file in `data_dir`.
+    pub fn database_url(&self) -> String {
+        self.database_url.clone().unwrap_or_else(|| {
+            format!("sqlite://{}", self.data_dir.join("portcullis.db").display())
+        })
+    }
+
+    /// The longest lifetime of anything a signing key signs, plus clock skew: how long
+    /// a retired key must stay in the JWKS.
+    pub fn signed_token_max_lifetime(&self) -> i64 {
+        let per_client = self.clients.iter().filter_map(|c| c.access_token_ttl);
+        let longest = per_client
+            .chain([self.tokens.access_token_ttl, self.tokens.id_token_ttl])
+            .max()
+            .unwrap_or(self.tokens.access_token_ttl);
+        longest.as_secs() + 60
+    }
+}
+
+/// OpenID Connect Discovery §3: an https URL with no query or fragment. Plain http is
+/// accepted for loopback hosts only, for development.
+pub fn validate_issuer(issuer: &str) -> Result<(), String> {
+    let url = url::Url::parse(issuer).map_err(|e| format!("{issuer:?} is not a URL: {e}"))?;
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err("must not have a query or fragment".into());
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("must not contain credentials".into());
+    }
+    if issuer.ends_with('/') {
+        return Err("must not end with '/' (endpoints are appended to it)".into());
+    }
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if crate::oauth::client::is_loopback_host(&url) => Ok(()),
+        "http" => Err("must use https (http is accepted for loopback hosts only)".into()),
+        _ => Err("must be an https URL".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        let mut config = Config::default();
+        config.validate().unwrap();
+        assert_eq!(config.listen, "127.0.0.1:8080");
+        assert_eq!(config.database_url(), "sqlite://data/portcullis.db");
+        assert_eq!(config.tokens.access_token_ttl.as_secs(), 600);
+    }
+
+    #[test]
+    fn issuer_rules() {
+        assert!(validate_issuer("https://id.example.com").is_ok());
+        assert!(validate_issuer("https://id.example.com/tenant").is_ok());
+        assert!(validate_issuer("http://127.0.0.1:8080").is_ok());
+        assert!(validate_issuer("http://localhost:8080").is_ok());
+        assert!(validate_issuer("http://id.example.com").is_err());
+        assert!(validate_issuer("https://id.example.com/").is_err());
+        assert!(validate_issuer("https://id.example.com?x=1").is_err());
+        assert!(validate_issuer("https://id.example.com#f").is_err());
+        assert!(validate_issuer("ftp://id.example.com").is_err());
+    }
+}

@@ -1,0 +1,49 @@
+//! actix only: each handler extracts its input, calls one domain function and maps the
+//! result to a response. No diesel and no crypto here.
+
+use std::sync::Arc;
+
+use actix_web::web;
+
+use crate::crypto::KeyRing;
+use crate::store::Db;
+
+pub mod assets;
+pub mod authorize;
+pub mod discovery;
+pub mod health;
+pub mod jwks;
+pub mod metrics;
+pub mod page;
+pub mod request_log;
+pub mod token;
+
+/// What handlers share; built once by `Application::build`.
+pub struct AppState {
+    pub issuer: String,
+    pub db: Db,
+    pub keys: Arc<KeyRing>,
+    /// The discovery document, serialised once (it only changes with the configuration).
+    pub discovery_json: String,
+    pub jwks_max_age: u64,
+    pub metrics: metrics::Metrics,
+}
+
+/// Every route, so that tests and the binary mount the same application.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route(
+        "/.well-known/openid-configuration",
+        web::get().to(discovery::openid_configuration),
+    )
+    .route(
+        "/.well-known/oauth-authorization-server",
+        web::get().to(discovery::oauth_authorization_server),
+    )
+    .route("/jwks", web::get().to(jwks::jwks))
+    .route("/authorize", web::get().to(authorize::authorize))
+    .route("/authorize", web::post().to(authorize::authorize))
+    .route("/token", web::post().to(token::token))
+    .route("/healthz", web::get().to(health::healthz))
+    .route("/readyz", web::get().to(health::readyz))
+    .route("/static/{path:.*}", web::get().to(assets::asset));
+}

@@ -1,0 +1,343 @@
+//! Registered clients (RFC 6749 §2): what a client may do, validated once when it is
+//! registered (configuration or CLI), stored in `clients`.
+
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+
+use super::scope;
+use crate::config::ClientConfig;
+use crate::crypto::{Alg, MasterKey};
+use crate::store::clients::ClientRow;
+
+/// RFC 7591 §2 grant type names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GrantType {
+    AuthorizationCode,
+    RefreshToken,
+    ClientCredentials,
+}
+
+impl GrantType {
+    pub fn parse(s: &str) -> Option<Self> {
+        serde_json::from_value(serde_json::Value::String(s.into())).ok()
+    }
+}
+
+/// RFC 7591 §2 `token_endpoint_auth_method` values we accept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthMethod {
+    ClientSecretBasic,
+    ClientSecretPost,
+    None,
+}
+
+impl AuthMethod {
+    pub fn parse(s: &str) -> Option<Self> {
+        serde_json::from_value(serde_json::Value::String(s.into())).ok()
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthMethod::ClientSecretBasic => "client_secret_basic",
+            AuthMethod::ClientSecretPost => "client_secret_post",
+            AuthMethod::None => "none",
+        }
+    }
+}
+
+/// Who owns a row: `config` rows are rewritten from the file at every start.
+pub const MANAGED_BY_CONFIG: &str = "config";
+pub const MANAGED_BY_CLI: &str = "cli";
+
+const DEFAULT_GRANTS: [GrantType; 2] = [GrantType::AuthorizationCode, GrantType::RefreshToken];
+
+/// Checks a client registration; the error names the field.
+pub fn validate(c: &ClientConfig) -> Result<(), String> {
+    validate_client_id(&c.client_id).map_err(|e| format!("client_id: {e}"))?;
+    match (c.public, &c.client_secret) {
+        (true, Some(_)) => return Err("client_secret: a public client has no secret".into()),
+        (false, None) => {
+            return Err(
+                "client_secret: required for a confidential client (or set public = true)".into(),
+            )
+        }
+        _ => {}
+    }
+    auth_method(c)?;
+    let grants = grant_types(c)?;
+    if c.public && grants.contains(&GrantType::ClientCredentials) {
+        return Err("grant_types: a public client cannot use client_credentials".into());
+    }
+    if grants.contains(&GrantType::AuthorizationCode) && c.redirect_uris.is_empty() {
+        return Err("redirect_uris: at least one is required for authorization_code".into());
+    }
+    if grants.contains(&GrantType::RefreshToken) && !grants.contains(&GrantType::AuthorizationCode)
+    {
+        return Err("grant_types: refresh_token needs authorization_code".into());
+    }
+    for (i, uri) in c.redirect_uris.iter().enumerate() {
+        validate_redirect_uri(uri).map_err(|e| format!("redirect_uris[{i}]: {e}"))?;
+    }
+    for (i, uri) in c.post_logout_redirect_uris.iter().enumerate() {
+        validate_redirect_uri(uri).map_err(|e| format!("post_logout_redirect_uris[{i}]: {e}"))?;
+    }
+    for (i, origin) in c.allowed_origins.iter().enumerate() {
+        validate_origin(origin).map_err(|e| format!("allowed_origins[{i}]: {e}"))?;
+    }
+    for (i, s) in scopes(c).iter().enumerate() {
+        if !scope::is_scope_token(s) {
+            return Err(format!(
+                "scopes[{i}]: {s:?} is not a valid scope (RFC 6749 §3.3)"
+            ));
+        }
+    }
+    let ttls = [
+        ("access_token_ttl", c.access_token_ttl),
+        ("refresh_token_idle_ttl", c.refresh_token_idle_ttl),
+        ("refresh_token_absolute_ttl", c.refresh_token_absolute_ttl),
+    ];
+    for (key, ttl) in ttls {
+        if ttl.is_some_and(|t| t.as_secs() < 1) {
+            return Err(format!("{key}: must be at least one second"));
+        }
+    }
+    Ok(())
+}
+
+/// Client ids are ours to keep simple: 1–128 of `A–Z a–z 0–9 . _ ~ -`.
+pub fn validate_client_id(id: &str) -> Result<(), String> {
+    let ok = (1..=128).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._~-".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{id:?} must be 1-128 characters of A-Z a-z 0-9 . _ ~ -"
+        ))
+    }
+}
+
+/// RFC 6749 §3.1.2 and RFC 9700 §2.6 (checklist §1.3): absolute, no fragment, no
+/// credentials; https, or http on a loopback IP literal (RFC 8252 §7.3), or a
+/// private-use scheme in reverse-domain form (RFC 8252 §7.1).
+pub fn validate_redirect_uri(uri: &str) -> Result<(), String> {
+    let url = url::Url::parse(uri).map_err(|e| format!("{uri:?} is not an absolute URI: {e}"))?;
+    if uri.contains('#') {
+        return Err(format!(
+            "{uri:?} must not contain a fragment (RFC 6749 §3.1.2)"
+        ));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(format!("{uri:?} must not contain credentials"));
+    }
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if is_loopback_ip(&url) => Ok(()),
+        "http" => Err(format!(
+            "{uri:?}: http is allowed only on 127.0.0.1 or [::1] (RFC 8252 §7.3)"
+        )),
+        scheme if scheme.contains('.') && url.host().is_none() => Ok(()),
+        scheme => Err(format!("{uri:?}: the {scheme}: scheme is not allowed")),
+    }
+}
+
+/// A CORS origin: `scheme://host[:port]` exactly as browsers serialise it.
+pub fn validate_origin(origin: &str) -> Result<(), String> {
+    let url = url::Url::parse(origin).map_err(|e| format!("{origin:?} is not an origin: {e}"))?;
+    let serialized = url.origin().ascii_serialization();
+    if serialized != origin {
+        return Err(format!(
+            "{origin:?} is not an origin (expected the form {serialized:?})"
+        ));
+    }
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if is_loopback_host(&url) => Ok(()),
+        _ => Err(format!(
+            "{origin:?}: only https origins (or http on loopback) are allowed"
+        )),
+    }
+}
+
+fn is_loopback_ip(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+        _ => false,
+    }
+}
+
+/// Loopback IP literals and `localhost`.
+pub fn is_loopback_host(url: &url::Url) -> bool {
+    is_loopback_ip(url) || url.host_str() == Some("localhost")
+}
+
+fn auth_method(c: &ClientConfig) -> Result<AuthMethod, String> {
+    let method = match c.token_endpoint_auth_method.as_deref() {
+        None if c.public => AuthMethod::None,
+        None => AuthMethod::ClientSecretBasic,
+        Some(m) => AuthMethod::parse(m).ok_or_else(|| {
+            format!("token_endpoint_auth_method: {m:?} is not one of client_secret_basic, client_secret_post, none")
+        })?,
+    };
+    match (c.public, method) {
+        (true, AuthMethod::None)
+        | (false, AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost) => Ok(method),
+        (true, _) => Err("token_endpoint_auth_method: a public client uses none".into()),
+        (false, _) => {
+            Err("token_endpoint_auth_method: a confidential client cannot use none".into())
+        }
+    }
+}
+
+fn grant_types(c: &ClientConfig) -> Result<Vec<GrantType>, String> {
+    match &c.grant_types {
+        None => Ok(DEFAULT_GRANTS.to_vec()),
+        Some(list) if list.is_empty() => Err("grant_types: must not be empty".into()),
+        Some(list) => list
+            .iter()
+            .enumerate()
+            .map(|(i, g)| {
+                GrantType::parse(g).ok_or_else(|| {
+                    format!(
+                        "grant_types[{i}]: {g:?} is not one of authorization_code, refresh_token, client_credentials"
+                    )
+                })
+            })
+            .collect(),
+    }
+}
+
+fn scopes(c: &ClientConfig) -> Vec<String> {
+    c.scopes
+        .clone()
+        .unwrap_or_else(|| scope::STANDARD.iter().map(|s| s.to_string()).collect())
+}
+
+fn json_list<T: Serialize>(items: &[T]) -> String {
+    serde_json::to_string(items).expect("a list serialises")
+}
+
+/// The row for a validated registration; the secret is stored as an HMAC only.
+pub fn to_row(
+    c: &ClientConfig,
+    master: &MasterKey,
+    managed_by: &str,
+    now: i64,
+) -> Result<ClientRow, String> {
+    validate(c)?;
+    Ok(ClientRow {
+        id: c.client_id.clone(),
+        client_name: c.client_name.clone().unwrap_or_else(|| c.client_id.clone()),
+        secret_hash: c
+            .client_secret
+            .as_ref()
+            .map(|s| master.hash_client_secret(s.expose())),
+        public: c.public,
+        token_endpoint_auth_method: auth_method(c)?.as_str().into(),
+        redirect_uris: json_list(&c.redirect_uris),
+        post_logout_redirect_uris: json_list(&c.post_logout_redirect_uris),
+        allowed_origins: json_list(&c.allowed_origins),
+        grant_types: json_list(&grant_types(c)?),
+        scopes: json_list(&scopes(c)),
+        skip_consent: c.skip_consent,
+        // Checklist §1.4: PKCE is required of every client.
+        require_pkce: true,
+        id_token_signed_response_alg: c
+            .id_token_signed_response_alg
+            .unwrap_or(Alg::RS256)
+            .as_str()
+            .into(),
+        access_token_signed_response_alg: c
+            .access_token_signed_response_alg
+            .unwrap_or(Alg::ES256)
+            .as_str()
+            .into(),
+        access_token_ttl: c.access_token_ttl.map(|t| t.as_secs()),
+        refresh_token_idle_ttl: c.refresh_token_idle_ttl.map(|t| t.as_secs()),
+        refresh_token_absolute_ttl: c.refresh_token_absolute_ttl.map(|t| t.as_secs()),
+        managed_by: managed_by.into(),
+        created_at: now,
+        updated_at: now,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redirect_uri_rules() {
+        for ok in [
+            "https://app.test/cb",
+            "https://app.test/cb?x=1",
+            "http://127.0.0.1/cb",
+            "http://127.0.0.1:5173/callback",
+            "http://[::1]:8000/cb",
+            "com.example.app:/oauth2redirect",
+        ] {
+            assert!(validate_redirect_uri(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "/cb",
+            "https://app.test/cb#f",
+            "http://app.test/cb",
+            "http://localhost/cb",
+            "javascript:alert(1)",
+            "data:text/html,x",
+            "https://user:pw@app.test/cb",
+            "//evil.test/cb",
+        ] {
+            assert!(validate_redirect_uri(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn origin_rules() {
+        assert!(validate_origin("https://spa.test").is_ok());
+        assert!(validate_origin("http://127.0.0.1:5173").is_ok());
+        assert!(validate_origin("https://spa.test/").is_err());
+        assert!(validate_origin("https://spa.test/app").is_err());
+        assert!(validate_origin("http://spa.test").is_err());
+    }
+
+    #[test]
+    fn client_shapes() {
+        let public = ClientConfig {
+            client_id: "spa".into(),
+            public: true,
+            redirect_uris: vec!["https://spa.test/cb".into()],
+            ..Default::default()
+        };
+        assert!(validate(&public).is_ok());
+        let mut with_secret = public.clone();
+        with_secret.client_secret = Some(crate::config::Secret::new("s"));
+        assert!(validate(&with_secret)
+            .unwrap_err()
+            .starts_with("client_secret"));
+        let mut cc = public.clone();
+        cc.grant_types = Some(vec!["client_credentials".into()]);
+        assert!(validate(&cc).unwrap_err().starts_with("grant_types"));
+        let mut password = public.clone();
+        password.grant_types = Some(vec!["password".into()]);
+        assert!(validate(&password)
+            .unwrap_err()
+            .starts_with("grant_types[0]"));
+        let service = ClientConfig {
+            client_id: "api-server".into(),
+            client_secret: Some(crate::config::Secret::new("change-me")),
+            grant_types: Some(vec!["client_credentials".into()]),
+            scopes: Some(vec!["images:read".into()]),
+            ..Default::default()
+        };
+        assert!(validate(&service).is_ok());
+        let mut bad_id = service.clone();
+        bad_id.client_id = "a b".into();
+        assert!(validate(&bad_id).unwrap_err().starts_with("client_id"));
+    }
+}

@@ -1,0 +1,73 @@
+//! Provider metadata: OpenID Connect Discovery 1.0 §3 and RFC 8414 §2. Built once at
+//! start from the issuer; it lists only values the server implements.
+
+use serde::Serialize;
+
+use crate::crypto::Alg;
+use crate::oauth::scope;
+
+#[derive(Debug, Serialize)]
+pub struct ProviderMetadata {
+    pub issuer: String,
+    pub authorization_endpoint: String,
+    pub token_endpoint: String,
+    pub jwks_uri: String,
+    pub scopes_supported: Vec<&'static str>,
+    /// Only the code flow: no implicit or hybrid (RFC 9700 §2.1.2).
+    pub response_types_supported: [&'static str; 1],
+    pub response_modes_supported: [&'static str; 1],
+    pub grant_types_supported: [&'static str; 2],
+    pub subject_types_supported: [&'static str; 1],
+    pub id_token_signing_alg_values_supported: Vec<&'static str>,
+    pub token_endpoint_auth_methods_supported: [&'static str; 3],
+    /// RFC 7636 §4.2 via RFC 9700 §2.1.1: S256 only.
+    pub code_challenge_methods_supported: [&'static str; 1],
+    /// RFC 9207 §3.
+    pub authorization_response_iss_parameter_supported: bool,
+    pub claims_supported: [&'static str; 14],
+}
+
+impl ProviderMetadata {
+    pub fn new(issuer: &str) -> Self {
+        let at = |path: &str| format!("{issuer}{path}");
+        ProviderMetadata {
+            issuer: issuer.to_owned(),
+            authorization_endpoint: at("/authorize"),
+            token_endpoint: at("/token"),
+            jwks_uri: at("/jwks"),
+            scopes_supported: scope::STANDARD.to_vec(),
+            response_types_supported: ["code"],
+            response_modes_supported: ["query"],
+            grant_types_supported: ["authorization_code", "refresh_token"],
+            subject_types_supported: ["public"],
+            id_token_signing_alg_values_supported: Alg::ALL.iter().map(|a| a.as_str()).collect(),
+            token_endpoint_auth_methods_supported: [
+                "client_secret_basic",
+                "client_secret_post",
+                "none",
+            ],
+            code_challenge_methods_supported: ["S256"],
+            authorization_response_iss_parameter_supported: true,
+            claims_supported: [
+                "sub",
+                "iss",
+                "aud",
+                "exp",
+                "iat",
+                "auth_time",
+                "nonce",
+                "acr",
+                "amr",
+                "sid",
+                "name",
+                "preferred_username",
+                "email",
+                "email_verified",
+            ],
+        }
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("metadata serialises")
+    }
+}

@@ -1,0 +1,3 @@
+//! OpenID Connect on top of `oauth/`. This slice holds the provider metadata.
+
+pub mod discovery;

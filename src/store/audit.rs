@@ -1,0 +1,35 @@
+//! `audit_events`: security-relevant events (sign-ins, reuse detection, key rotation,
+//! administrative changes). `detail` is a JSON object and never holds a secret.
+
+use diesel::prelude::*;
+
+use super::schema::audit_events;
+use super::{DbConnection, StoreError};
+
+#[derive(Queryable, Selectable, Insertable, Debug, Clone)]
+#[diesel(table_name = audit_events)]
+pub struct AuditEventRow {
+    pub id: String,
+    pub occurred_at: i64,
+    pub kind: String,
+    pub user_id: Option<String>,
+    pub client_id: Option<String>,
+    pub ip: Option<String>,
+    pub detail: String,
+}
+
+pub fn insert(conn: &mut DbConnection, row: &AuditEventRow) -> Result<(), StoreError> {
+    diesel::insert_into(audit_events::table)
+        .values(row)
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The newest events first.
+pub fn recent(conn: &mut DbConnection, limit: i64) -> Result<Vec<AuditEventRow>, StoreError> {
+    Ok(audit_events::table
+        .order((audit_events::occurred_at.desc(), audit_events::id.desc()))
+        .limit(limit)
+        .select(AuditEventRow::as_select())
+        .load(conn)?)
+}

@@ -1,0 +1,89 @@
+//! `clients`: registered OAuth clients. Lists are JSON arrays in TEXT columns.
+
+use diesel::prelude::*;
+
+use super::schema::clients;
+use super::{DbConnection, StoreError};
+
+#[derive(Queryable, Selectable, Insertable, AsChangeset, Clone)]
+#[diesel(table_name = clients, treat_none_as_null = true)]
+pub struct ClientRow {
+    pub id: String,
+    pub client_name: String,
+    /// HMAC-SHA256 of the secret under the instance key; `None` for public clients.
+    pub secret_hash: Option<Vec<u8>>,
+    pub public: bool,
+    pub token_endpoint_auth_method: String,
+    pub redirect_uris: String,
+    pub post_logout_redirect_uris: String,
+    pub allowed_origins: String,
+    pub grant_types: String,
+    pub scopes: String,
+    pub skip_consent: bool,
+    pub require_pkce: bool,
+    pub id_token_signed_response_alg: String,
+    pub access_token_signed_response_alg: String,
+    pub access_token_ttl: Option<i64>,
+    pub refresh_token_idle_ttl: Option<i64>,
+    pub refresh_token_absolute_ttl: Option<i64>,
+    pub managed_by: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl std::fmt::Debug for ClientRow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientRow")
+            .field("id", &self.id)
+            .field("public", &self.public)
+            .field("managed_by", &self.managed_by)
+            .finish_non_exhaustive()
+    }
+}
+
+pub fn get(conn: &mut DbConnection, id: &str) -> Result<Option<ClientRow>, StoreError> {
+    Ok(clients::table
+        .find(id)
+        .select(ClientRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+pub fn list(conn: &mut DbConnection) -> Result<Vec<ClientRow>, StoreError> {
+    Ok(clients::table
+        .order(clients::id.asc())
+        .select(ClientRow::as_select())
+        .load(conn)?)
+}
+
+pub fn insert(conn: &mut DbConnection, row: &ClientRow) -> Result<(), StoreError> {
+    diesel::insert_into(clients::table)
+        .values(row)
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Inserts or replaces a client, keeping its `created_at`. Returns true when created.
+pub fn upsert(conn: &mut DbConnection, row: &ClientRow) -> Result<bool, StoreError> {
+    conn.transaction(|conn| {
+        let mut row = row.clone();
+        match get(conn, &row.id)? {
+            Some(existing) => {
+                row.created_at = existing.created_at;
+                diesel::update(clients::table.find(&row.id))
+                    .set(&row)
+                    .execute(conn)?;
+                Ok(false)
+            }
+            None => {
+                insert(conn, &row)?;
+                Ok(true)
+            }
+        }
+    })
+}
+
+/// Deletes a client and, by cascade, its codes, tokens and consents.
+pub fn delete(conn: &mut DbConnection, id: &str) -> Result<bool, StoreError> {
+    Ok(diesel::delete(clients::table.find(id)).execute(conn)? > 0)
+}

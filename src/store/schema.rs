@@ -1,0 +1,202 @@
+//! Diesel table definitions, written by hand to match `migrations/{sqlite,postgres}`.
+//! Only the common type set is used (see `store/mod.rs`); the test
+//! `store::schema_matches_both_backends` selects every column on both backends.
+
+diesel::table! {
+    clients (id) {
+        id -> Text,
+        client_name -> Text,
+        secret_hash -> Nullable<Binary>,
+        public -> Bool,
+        token_endpoint_auth_method -> Text,
+        redirect_uris -> Text,
+        post_logout_redirect_uris -> Text,
+        allowed_origins -> Text,
+        grant_types -> Text,
+        scopes -> Text,
+        skip_consent -> Bool,
+        require_pkce -> Bool,
+        id_token_signed_response_alg -> Text,
+        access_token_signed_response_alg -> Text,
+        access_token_ttl -> Nullable<BigInt>,
+        refresh_token_idle_ttl -> Nullable<BigInt>,
+        refresh_token_absolute_ttl -> Nullable<BigInt>,
+        managed_by -> Text,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> Text,
+        username -> Text,
+        email -> Nullable<Text>,
+        email_verified -> Bool,
+        name -> Nullable<Text>,
+        password_hash -> Nullable<Text>,
+        disabled -> Bool,
+        managed_by -> Text,
+        password_changed_at -> Nullable<BigInt>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    signing_keys (kid) {
+        kid -> Text,
+        alg -> Text,
+        generation -> BigInt,
+        public_jwk -> Text,
+        private_key -> Binary,
+        created_at -> BigInt,
+        activates_at -> BigInt,
+        retires_at -> Nullable<BigInt>,
+        expires_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    sessions (id) {
+        id -> Text,
+        secret_hash -> Binary,
+        user_id -> Nullable<Text>,
+        auth_time -> Nullable<BigInt>,
+        acr -> Nullable<Text>,
+        amr -> Nullable<Text>,
+        ip -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
+        created_at -> BigInt,
+        last_seen_at -> BigInt,
+        expires_at -> BigInt,
+        ended_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    authorization_codes (code_hash) {
+        code_hash -> Binary,
+        grant_id -> Text,
+        client_id -> Text,
+        user_id -> Text,
+        session_id -> Nullable<Text>,
+        redirect_uri -> Text,
+        scope -> Text,
+        nonce -> Nullable<Text>,
+        code_challenge -> Nullable<Text>,
+        code_challenge_method -> Nullable<Text>,
+        auth_time -> BigInt,
+        acr -> Nullable<Text>,
+        amr -> Nullable<Text>,
+        claims -> Nullable<Text>,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        consumed_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    refresh_tokens (id) {
+        id -> Text,
+        token_hash -> Binary,
+        family_id -> Text,
+        parent_id -> Nullable<Text>,
+        client_id -> Text,
+        user_id -> Text,
+        session_id -> Nullable<Text>,
+        scope -> Text,
+        acr -> Nullable<Text>,
+        amr -> Nullable<Text>,
+        auth_time -> BigInt,
+        created_at -> BigInt,
+        idle_expires_at -> BigInt,
+        absolute_expires_at -> BigInt,
+        rotated_at -> Nullable<BigInt>,
+        revoked_at -> Nullable<BigInt>,
+        created_ip -> Nullable<Text>,
+        created_user_agent -> Nullable<Text>,
+        last_used_at -> Nullable<BigInt>,
+        last_ip -> Nullable<Text>,
+        last_user_agent -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    consents (user_id, client_id) {
+        user_id -> Text,
+        client_id -> Text,
+        scope -> Text,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    revoked_access_tokens (jti) {
+        jti -> Text,
+        expires_at -> BigInt,
+        revoked_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    federated_identities (id) {
+        id -> Text,
+        user_id -> Text,
+        provider -> Text,
+        subject -> Text,
+        email -> Nullable<Text>,
+        created_at -> BigInt,
+        last_login_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    totp_credentials (id) {
+        id -> Text,
+        user_id -> Text,
+        secret -> Binary,
+        label -> Text,
+        last_used_step -> Nullable<BigInt>,
+        confirmed_at -> Nullable<BigInt>,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    recovery_codes (id) {
+        id -> Text,
+        user_id -> Text,
+        code_hash -> Binary,
+        used_at -> Nullable<BigInt>,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    audit_events (id) {
+        id -> Text,
+        occurred_at -> BigInt,
+        kind -> Text,
+        user_id -> Nullable<Text>,
+        client_id -> Nullable<Text>,
+        ip -> Nullable<Text>,
+        detail -> Text,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(
+    clients,
+    users,
+    signing_keys,
+    sessions,
+    authorization_codes,
+    refresh_tokens,
+    consents,
+    revoked_access_tokens,
+    federated_identities,
+    totp_credentials,
+    recovery_codes,
+    audit_events,
+);
