@@ -1,11 +1,13 @@
 //! `portcullis client add|list|show|remove`.
 
 use clap::Subcommand;
+use serde_json::json;
 
 use crate::app::Core;
 use crate::config::{ClientConfig, Config, Secret};
 use crate::crypto::token;
 use crate::oauth::client::{self, MANAGED_BY_CLI, MANAGED_BY_CONFIG};
+use crate::store::audit;
 use crate::store::clients::{self as store, ClientRow};
 use crate::{clock, store::StoreError};
 
@@ -115,7 +117,16 @@ pub fn run(config: Config, command: ClientCommand) -> Result<(), Failure> {
         }
         ClientCommand::Remove { client_id } => {
             let row = find(&core, &client_id)?;
-            core.db.run_blocking(|conn| store::delete(conn, &row.id))?;
+            core.db.run_blocking(|conn| {
+                store::delete(conn, &row.id)?;
+                audit::record(
+                    conn,
+                    "client.removed",
+                    None,
+                    Some(&row.id),
+                    json!({ "by": "cli" }),
+                )
+            })?;
             println!("removed client {}", row.id);
             if row.managed_by == MANAGED_BY_CONFIG {
                 println!("note: this client comes from the configuration file and returns at the next start unless removed there");

@@ -2,6 +2,7 @@
 //! or `--password-stdin`, never from the command line.
 
 use clap::Subcommand;
+use serde_json::json;
 
 use crate::accounts;
 use crate::app::Core;
@@ -9,6 +10,7 @@ use crate::clock;
 use crate::config::Config;
 use crate::crypto::password;
 use crate::oauth::client::MANAGED_BY_CLI;
+use crate::store::audit;
 use crate::store::users::{self as store, UserRow};
 use crate::store::StoreError;
 
@@ -101,8 +103,16 @@ pub fn run(config: Config, command: UserCommand) -> Result<(), Failure> {
         }
         UserCommand::Disable { username } => {
             let user = find(&core, &username)?;
-            core.db
-                .run_blocking(|conn| store::set_disabled(conn, &user.id, true, now))?;
+            core.db.run_blocking(|conn| {
+                store::set_disabled(conn, &user.id, true, now)?;
+                audit::record(
+                    conn,
+                    "user.disabled",
+                    Some(&user.id),
+                    None,
+                    json!({ "by": "cli" }),
+                )
+            })?;
             println!(
                 "disabled {}: sessions ended, refresh tokens revoked",
                 user.username
@@ -111,8 +121,16 @@ pub fn run(config: Config, command: UserCommand) -> Result<(), Failure> {
         }
         UserCommand::Enable { username } => {
             let user = find(&core, &username)?;
-            core.db
-                .run_blocking(|conn| store::set_disabled(conn, &user.id, false, now))?;
+            core.db.run_blocking(|conn| {
+                store::set_disabled(conn, &user.id, false, now)?;
+                audit::record(
+                    conn,
+                    "user.enabled",
+                    Some(&user.id),
+                    None,
+                    json!({ "by": "cli" }),
+                )
+            })?;
             println!("enabled {}", user.username);
             Ok(())
         }
@@ -125,8 +143,16 @@ pub fn run(config: Config, command: UserCommand) -> Result<(), Failure> {
             accounts::validate_password(&password)
                 .map_err(|e| Failure(format!("password: {e}")))?;
             let phc = password::hash_blocking(&password).map_err(Failure)?;
-            core.db
-                .run_blocking(|conn| store::set_password(conn, &user.id, &phc, now))?;
+            core.db.run_blocking(|conn| {
+                store::set_password(conn, &user.id, &phc, now)?;
+                audit::record(
+                    conn,
+                    "user.password_changed",
+                    Some(&user.id),
+                    None,
+                    json!({ "by": "cli" }),
+                )
+            })?;
             println!(
                 "password changed for {}; other sessions and refresh tokens revoked",
                 user.username

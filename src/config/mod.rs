@@ -198,7 +198,7 @@ impl Config {
             ConfigError(
                 errors
                     .into_iter()
-                    .map(|e| e.to_string().replace("key \"default.", "key \""))
+                    .map(describe)
                     .collect::<Vec<_>>()
                     .join("; "),
             )
@@ -304,6 +304,21 @@ impl Config {
             .max()
             .unwrap_or(self.tokens.access_token_ttl);
         longest.as_secs() + 60
+    }
+}
+
+/// `key.path: what is wrong (where it came from)`, keys in lower case as in the file.
+fn describe(e: figment::Error) -> String {
+    let key = e.path.join(".").to_lowercase();
+    let source = e
+        .metadata
+        .as_ref()
+        .map(|m| format!(" (from {})", m.name))
+        .unwrap_or_default();
+    if key.is_empty() {
+        format!("{}{source}", e.kind)
+    } else {
+        format!("{key}: {}{source}", e.kind)
     }
 }
 

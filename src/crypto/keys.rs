@@ -12,10 +12,12 @@ use std::sync::{Arc, RwLock};
 use getrandom::SysRng;
 use p256::elliptic_curve::Generate;
 use rsa::pkcs8::EncodePrivateKey;
+use serde_json::json;
 
 use super::jwk::PublicJwk;
 use super::jws::{Alg, Signer};
 use super::master_key::MasterKey;
+use crate::store::audit;
 use crate::store::signing_keys::{self, SigningKeyRow};
 use crate::store::{DbConnection, StoreError};
 
@@ -119,7 +121,16 @@ pub fn ensure_signing_keys(
         let key = generate(alg, policy.rsa_bits)?;
         let row = sealed_row(master, alg, &key, next, now, now);
         match signing_keys::insert(conn, &row) {
-            Ok(()) => generated.push(key.kid),
+            Ok(()) => {
+                audit::record(
+                    conn,
+                    "key.generated",
+                    None,
+                    None,
+                    json!({ "kid": key.kid, "alg": alg }),
+                )?;
+                generated.push(key.kid)
+            }
             Err(e) if e.is_unique_violation() => {}
             Err(e) => return Err(e.into()),
         }
@@ -168,6 +179,13 @@ pub fn rotate(
             e.into()
         }
     })?;
+    audit::record(
+        conn,
+        "key.rotated",
+        None,
+        None,
+        json!({ "kid": key.kid, "alg": alg, "activates_at": activates_at, "previous_expires_at": previous_expires_at }),
+    )?;
     Ok(Rotated {
         alg,
         kid: key.kid,

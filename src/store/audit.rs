@@ -33,3 +33,25 @@ pub fn recent(conn: &mut DbConnection, limit: i64) -> Result<Vec<AuditEventRow>,
         .select(AuditEventRow::as_select())
         .load(conn)?)
 }
+
+/// Records an event now. `detail` must never hold a secret.
+pub fn record(
+    conn: &mut DbConnection,
+    kind: &str,
+    user_id: Option<&str>,
+    client_id: Option<&str>,
+    detail: serde_json::Value,
+) -> Result<(), StoreError> {
+    insert(
+        conn,
+        &AuditEventRow {
+            id: crate::crypto::token::random_id(),
+            occurred_at: crate::clock::now(),
+            kind: kind.to_owned(),
+            user_id: user_id.map(str::to_owned),
+            client_id: client_id.map(str::to_owned),
+            ip: None,
+            detail: detail.to_string(),
+        },
+    )
+}

@@ -194,7 +194,10 @@ impl Db {
         };
         let pool = Pool::builder()
             .max_size(options.max_connections)
-            .min_idle(Some(1))
+            // Connections are opened on demand. Keeping a minimum would make r2d2 open
+            // connections in the background, and a process that exits while libpq is
+            // connecting on another thread can crash in libpq's exit handlers.
+            .min_idle(Some(0))
             // A round trip per checkout is too dear on the hot paths; broken
             // connections are detected by `has_broken` and errors are handled.
             .test_on_check_out(false)
@@ -253,4 +256,30 @@ impl DbConnection {
     fn ping(&mut self) -> QueryResult<()> {
         self.batch_execute("SELECT 1")
     }
+}
+
+/// Selects every column of every table as the schema declares it: proves that the
+/// migrations of this backend produced what the code expects. `migrate` runs it.
+pub fn verify_schema(conn: &mut DbConnection) -> Result<(), StoreError> {
+    use schema::*;
+    macro_rules! check {
+        ($($table:ident),*) => {$(
+            $table::table.select($table::all_columns).limit(0).execute(conn)?;
+        )*};
+    }
+    check!(
+        clients,
+        users,
+        signing_keys,
+        sessions,
+        authorization_codes,
+        refresh_tokens,
+        consents,
+        revoked_access_tokens,
+        federated_identities,
+        totp_credentials,
+        recovery_codes,
+        audit_events
+    );
+    Ok(())
 }

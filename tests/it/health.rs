@@ -1,0 +1,76 @@
+//! `/healthz`, `/readyz`, `/metrics`, request ids.
+
+use serde_json::Value;
+
+use crate::common::{eventually, TestApp};
+
+#[tokio::test]
+async fn healthz_and_readyz_answer_when_all_is_well() {
+    let app = TestApp::spawn().await;
+    assert_eq!(app.get_json("/healthz").await["status"], "ok");
+    let ready = app.get_json("/readyz").await;
+    assert_eq!(ready["status"], "ready");
+    assert_eq!(ready["database"], "ok");
+    assert_eq!(ready["keys"], "ok");
+}
+
+#[tokio::test]
+async fn readyz_is_503_when_the_database_is_gone() {
+    let app = TestApp::spawn().await;
+    if !app.db.is_postgres() {
+        // A SQLite file cannot be taken away from a running process; the PostgreSQL run covers this.
+        return;
+    }
+    app.db.drop_now();
+    let unavailable = eventually(10, || async {
+        let response = app.get("/readyz").await;
+        response.status() == 503
+    })
+    .await;
+    assert!(unavailable, "/readyz turns 503");
+    let body: Value = app.get("/readyz").await.json().await.unwrap();
+    assert_eq!(body["database"], "unreachable");
+    // The process itself is still alive.
+    assert_eq!(app.get("/healthz").await.status(), 200);
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_endpoint_and_status() {
+    let app = TestApp::spawn().await;
+    app.get("/jwks").await;
+    app.get("/no/such/page/abc123").await;
+    let text = app.get("/metrics").await.text().await.unwrap();
+    assert!(
+        text.contains(
+            r#"portcullis_http_requests_total{endpoint="/jwks",method="GET",status="200"} 1"#
+        ),
+        "{text}"
+    );
+    // Unknown paths share one label: the series cannot grow without bound.
+    assert!(!text.contains("abc123"));
+    assert!(text.contains("portcullis_http_requests_duration_seconds_bucket"));
+}
+
+#[tokio::test]
+async fn every_response_carries_a_request_id() {
+    let app = TestApp::spawn().await;
+    let a = app.get("/healthz").await;
+    let b = app.get("/healthz").await;
+    let id = |r: &reqwest::Response| r.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert_eq!(id(&a).len(), 36);
+    assert_ne!(id(&a), id(&b));
+}
+
+#[tokio::test]
+async fn unknown_pages_and_assets_are_404() {
+    let app = TestApp::spawn().await;
+    assert_eq!(app.get("/nothing-here").await.status(), 404);
+    assert_eq!(app.get("/static/../Cargo.toml").await.status(), 404);
+    assert_eq!(app.get("/static/css/nope.css").await.status(), 404);
+    let css = app.get("/static/css/portcullis.css").await;
+    assert_eq!(css.status(), 200);
+    assert!(css.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/css"));
+}

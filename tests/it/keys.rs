@@ -1,0 +1,211 @@
+//! Signing keys: generation, JWKS, persistence, sharing between instances, rotation.
+
+use std::collections::BTreeSet;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use openidconnect::core::{
+    CoreIdToken, CoreIdTokenVerifier, CoreJsonWebKeySet, CoreJwsSigningAlgorithm,
+};
+use openidconnect::{ClientId, IssuerUrl, Nonce};
+use serde_json::{json, Value};
+
+use crate::common::{eventually, stdout, TestApp};
+use portcullis::crypto::{jws, Alg};
+
+fn kids(jwks: &Value) -> BTreeSet<String> {
+    jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// RFC 7638 §3, computed here independently of the server's code.
+fn thumbprint(key: &Value) -> String {
+    let canonical = match key["kty"].as_str().unwrap() {
+        "RSA" => format!(
+            r#"{{"e":"{}","kty":"RSA","n":"{}"}}"#,
+            key["e"].as_str().unwrap(),
+            key["n"].as_str().unwrap()
+        ),
+        "EC" => format!(
+            r#"{{"crv":"{}","kty":"EC","x":"{}","y":"{}"}}"#,
+            key["crv"].as_str().unwrap(),
+            key["x"].as_str().unwrap(),
+            key["y"].as_str().unwrap()
+        ),
+        other => panic!("unexpected kty {other}"),
+    };
+    URL_SAFE_NO_PAD.encode(ring::digest::digest(
+        &ring::digest::SHA256,
+        canonical.as_bytes(),
+    ))
+}
+
+#[tokio::test]
+async fn jwks_publishes_an_es256_and_an_rs256_key_with_thumbprint_kids() {
+    let app = TestApp::spawn().await;
+    let response = app.get("/jwks").await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["cache-control"], "public, max-age=300");
+    let jwks: Value = response.json().await.unwrap();
+    let keys = jwks["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 2);
+    let algs: BTreeSet<&str> = keys.iter().map(|k| k["alg"].as_str().unwrap()).collect();
+    assert_eq!(algs, BTreeSet::from(["ES256", "RS256"]));
+    for key in keys {
+        assert_eq!(key["use"], "sig");
+        assert_eq!(key["kid"].as_str().unwrap(), thumbprint(key));
+        for private in ["d", "p", "q", "dp", "dq", "qi"] {
+            assert!(key.get(private).is_none(), "no private member {private}");
+        }
+        if key["kty"] == "RSA" {
+            let n = URL_SAFE_NO_PAD.decode(key["n"].as_str().unwrap()).unwrap();
+            assert!(n.len() * 8 >= 2048, "RSA keys have at least 2048 bits");
+        } else {
+            assert_eq!(key["crv"], "P-256");
+        }
+    }
+}
+
+#[tokio::test]
+async fn jwks_answers_304_to_a_matching_etag() {
+    let app = TestApp::spawn().await;
+    let first = app.get("/jwks").await;
+    let etag = first.headers()["etag"].to_str().unwrap().to_owned();
+    let again = app
+        .http
+        .get(app.url("/jwks"))
+        .header("if-none-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 304);
+    let other = app
+        .http
+        .get(app.url("/jwks"))
+        .header("if-none-match", "\"something-else\"")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 200);
+}
+
+#[tokio::test]
+async fn keys_survive_a_restart_and_are_shared_by_instances() {
+    let first = TestApp::spawn().await;
+    let before = first.get_json("/jwks").await;
+    let second = first.spawn_sharing(|_| {}).await;
+    assert_eq!(
+        second.get_json("/jwks").await,
+        before,
+        "same database, same keys"
+    );
+    drop(first);
+    let third = second.spawn_sharing(|_| {}).await;
+    assert_eq!(third.get_json("/jwks").await, before, "after a restart");
+}
+
+#[tokio::test]
+async fn a_rotation_on_one_instance_is_published_by_the_other_without_a_restart() {
+    let fast_reload =
+        |c: &mut portcullis::Config| c.keys.reload_interval = portcullis::config::Lifetime::secs(1);
+    let a = TestApp::spawn_with(fast_reload).await;
+    let b = a.spawn_sharing(fast_reload).await;
+    let before = kids(&a.get_json("/jwks").await);
+    assert_eq!(before, kids(&b.get_json("/jwks").await));
+
+    let output = a.cli(&["keys", "rotate", "--alg", "ES256"]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+
+    let grown = eventually(10, || async { kids(&b.get_json("/jwks").await).len() == 3 }).await;
+    assert!(grown, "the other instance publishes the announced key");
+    let after = kids(&b.get_json("/jwks").await);
+    assert!(after.is_superset(&before), "old keys stay published");
+    assert_eq!(after, kids(&a.get_json("/jwks").await));
+
+    // The new key is announced, not yet signing (keys.announce defaults to a day).
+    let list = stdout(&a.cli(&["keys", "list"]));
+    assert_eq!(list.matches(" announced ").count(), 1, "{list}");
+    assert_eq!(list.matches(" signing ").count(), 2, "{list}");
+}
+
+#[tokio::test]
+async fn an_immediate_rotation_switches_signing_and_keeps_the_old_key_published() {
+    let app = TestApp::spawn().await;
+    let output = app.cli(&["keys", "rotate", "--alg", "RS256", "--now"]);
+    assert!(output.status.success());
+    let list = stdout(&app.cli(&["keys", "list"]));
+    let rs256: Vec<&str> = list.lines().filter(|l| l.contains(" RS256 ")).collect();
+    assert_eq!(rs256.len(), 2, "{list}");
+    assert!(rs256.iter().any(|l| l.contains(" retired ")), "{list}");
+    assert!(rs256.iter().any(|l| l.contains(" signing ")), "{list}");
+}
+
+/// What resource servers rely on: a token signed with our current key verifies against
+/// our JWKS with an independent library (openidconnect), for both algorithms.
+#[tokio::test]
+async fn tokens_signed_with_our_keys_verify_against_the_jwks() {
+    let app = TestApp::spawn().await;
+    let core = portcullis::Core::open(app.config.clone()).unwrap();
+    let ring = core.load_keys().unwrap();
+    let keys = ring.current();
+    let jwks: CoreJsonWebKeySet = app.get("/jwks").await.json().await.unwrap();
+    let now = portcullis::clock::now();
+    for (alg, expected) in [
+        (Alg::RS256, CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256),
+        (Alg::ES256, CoreJwsSigningAlgorithm::EcdsaP256Sha256),
+    ] {
+        let key = keys.signing_key(alg, now).expect("a signing key");
+        let claims = json!({
+            "iss": app.issuer, "sub": "user-1", "aud": "rp", "iat": now, "exp": now + 300, "nonce": "n-0S6_WzA2Mj",
+        });
+        let jwt = jws::encode(&key.signer, &key.kid, "JWT", &claims);
+        let verifier = CoreIdTokenVerifier::new_public_client(
+            ClientId::new("rp".into()),
+            IssuerUrl::new(app.issuer.clone()).unwrap(),
+            jwks.clone(),
+        )
+        .set_allowed_algs(vec![expected]);
+        let token: CoreIdToken = jwt.parse().unwrap();
+        let verified = token
+            .claims(&verifier, &Nonce::new("n-0S6_WzA2Mj".into()))
+            .unwrap_or_else(|e| panic!("{alg} token verifies: {e}"));
+        assert_eq!(verified.subject().as_str(), "user-1");
+    }
+}
+
+#[tokio::test]
+async fn scheduled_rotation_runs_by_itself_and_is_audited() {
+    let app = TestApp::spawn_with(|c| {
+        c.keys.reload_interval = portcullis::config::Lifetime::secs(1);
+        c.keys.announce = portcullis::config::Lifetime::secs(0);
+        c.keys.rotate_after = Some(portcullis::config::Lifetime::secs(2));
+    })
+    .await;
+    let rotated = eventually(15, || async {
+        app.get_json("/jwks").await["keys"]
+            .as_array()
+            .unwrap()
+            .len()
+            >= 4
+    })
+    .await;
+    assert!(rotated, "both algorithms rotated on schedule");
+    let core = portcullis::Core::open(app.config.clone()).unwrap();
+    let events = core
+        .db
+        .run_blocking(|conn| portcullis::store::audit::recent(conn, 100))
+        .unwrap();
+    assert!(events.iter().any(|e| e.kind == "key.rotated"));
+    assert_eq!(
+        events.iter().filter(|e| e.kind == "key.generated").count(),
+        2
+    );
+}

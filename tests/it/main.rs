@@ -1,0 +1,12 @@
+//! One integration-test binary: each module is a capability, each test starts the real
+//! server on 127.0.0.1:0 against a temporary SQLite file, or against a throwaway
+//! PostgreSQL database when `TEST_POSTGRES_URL` is set (see `scripts/test`).
+
+mod common;
+
+mod cli;
+mod config;
+mod discovery;
+mod health;
+mod keys;
+mod storage;
