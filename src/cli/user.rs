@@ -12,7 +12,7 @@ use crate::crypto::password;
 use crate::oauth::client::MANAGED_BY_CLI;
 use crate::store::audit;
 use crate::store::users::{self as store, UserRow};
-use crate::store::StoreError;
+use crate::store::{DbConnection, StoreError};
 
 use super::{password_input, Failure};
 
@@ -103,15 +103,8 @@ pub fn run(config: Config, command: UserCommand) -> Result<(), Failure> {
         }
         UserCommand::Disable { username } => {
             let user = find(&core, &username)?;
-            core.db.run_blocking(|conn| {
-                store::set_disabled(conn, &user.id, true, now)?;
-                audit::record(
-                    conn,
-                    "user.disabled",
-                    Some(&user.id),
-                    None,
-                    json!({ "by": "cli" }),
-                )
+            audited(&core, &user, "user.disabled", |conn| {
+                store::set_disabled(conn, &user.id, true, now)
             })?;
             println!(
                 "disabled {}: sessions ended, refresh tokens revoked",
@@ -121,15 +114,8 @@ pub fn run(config: Config, command: UserCommand) -> Result<(), Failure> {
         }
         UserCommand::Enable { username } => {
             let user = find(&core, &username)?;
-            core.db.run_blocking(|conn| {
-                store::set_disabled(conn, &user.id, false, now)?;
-                audit::record(
-                    conn,
-                    "user.enabled",
-                    Some(&user.id),
-                    None,
-                    json!({ "by": "cli" }),
-                )
+            audited(&core, &user, "user.enabled", |conn| {
+                store::set_disabled(conn, &user.id, false, now)
             })?;
             println!("enabled {}", user.username);
             Ok(())
@@ -143,15 +129,8 @@ pub fn run(config: Config, command: UserCommand) -> Result<(), Failure> {
             accounts::validate_password(&password)
                 .map_err(|e| Failure(format!("password: {e}")))?;
             let phc = password::hash_blocking(&password).map_err(Failure)?;
-            core.db.run_blocking(|conn| {
-                store::set_password(conn, &user.id, &phc, now)?;
-                audit::record(
-                    conn,
-                    "user.password_changed",
-                    Some(&user.id),
-                    None,
-                    json!({ "by": "cli" }),
-                )
+            audited(&core, &user, "user.password_changed", |conn| {
+                store::set_password(conn, &user.id, &phc, now)
             })?;
             println!(
                 "password changed for {}; other sessions and refresh tokens revoked",
@@ -160,6 +139,20 @@ pub fn run(config: Config, command: UserCommand) -> Result<(), Failure> {
             Ok(())
         }
     }
+}
+
+/// Applies `change` to `user` and records `kind` in the audit log.
+fn audited(
+    core: &Core,
+    user: &UserRow,
+    kind: &str,
+    change: impl FnOnce(&mut DbConnection) -> Result<(), StoreError>,
+) -> Result<(), Failure> {
+    core.db.run_blocking(|conn| {
+        change(conn)?;
+        audit::record(conn, kind, Some(&user.id), None, json!({ "by": "cli" }))
+    })?;
+    Ok(())
 }
 
 fn find(core: &Core, username: &str) -> Result<UserRow, Failure> {

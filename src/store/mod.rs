@@ -267,19 +267,6 @@ pub fn verify_schema(conn: &mut DbConnection) -> Result<(), StoreError> {
             $table::table.select($table::all_columns).limit(0).execute(conn)?;
         )*};
     }
-    check!(
-        clients,
-        users,
-        signing_keys,
-        sessions,
-        authorization_codes,
-        refresh_tokens,
-        consents,
-        revoked_access_tokens,
-        federated_identities,
-        totp_credentials,
-        recovery_codes,
-        audit_events
-    );
+    schema::with_all_tables!(check);
     Ok(())
 }

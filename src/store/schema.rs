@@ -186,17 +186,27 @@ diesel::table! {
     }
 }
 
-diesel::allow_tables_to_appear_in_same_query!(
-    clients,
-    users,
-    signing_keys,
-    sessions,
-    authorization_codes,
-    refresh_tokens,
-    consents,
-    revoked_access_tokens,
-    federated_identities,
-    totp_credentials,
-    recovery_codes,
-    audit_events,
-);
+/// Calls the macro `$m` with every table, so the lists that need them all (below, and
+/// `store::verify_schema`) cannot drift.
+macro_rules! with_all_tables {
+    ($m:ident) => {
+        $m!(
+            clients,
+            users,
+            signing_keys,
+            sessions,
+            authorization_codes,
+            refresh_tokens,
+            consents,
+            revoked_access_tokens,
+            federated_identities,
+            totp_credentials,
+            recovery_codes,
+            audit_events
+        );
+    };
+}
+pub(crate) use with_all_tables;
+
+use diesel::allow_tables_to_appear_in_same_query;
+with_all_tables!(allow_tables_to_appear_in_same_query);
