@@ -217,7 +217,7 @@ impl Application {
 
         let (prometheus, metrics) = http::metrics::build().map_err(StartupError::Bootstrap)?;
         let state = web::Data::new(AppState {
-            discovery_json: ProviderMetadata::new(&issuer).to_json(),
+            discovery_json: ProviderMetadata::new(&issuer).to_json().into(),
             issuer: issuer.clone(),
             db: core.db.clone(),
             keys: ring.clone(),

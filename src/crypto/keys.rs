@@ -239,7 +239,8 @@ impl LoadedKey {
 /// An immutable snapshot of the keys, with the JWKS body computed once.
 pub struct KeySet {
     keys: Vec<LoadedKey>,
-    jwks: String,
+    /// Shared, so serving it is a reference-count increment, not a copy.
+    jwks: bytes::Bytes,
     etag: String,
 }
 
@@ -255,7 +256,11 @@ impl KeySet {
             "\"{}\"",
             super::token::b64url(&super::token::sha256(jwks.as_bytes())[..16])
         );
-        KeySet { keys, jwks, etag }
+        KeySet {
+            keys,
+            jwks: jwks.into(),
+            etag,
+        }
     }
 
     /// The key that signs for `alg` at `now`: the newest generation that has activated
@@ -293,8 +298,8 @@ impl KeySet {
     }
 
     /// The JWKS document (RFC 7517 §5) of every published key.
-    pub fn jwks_json(&self) -> &str {
-        &self.jwks
+    pub fn jwks_json(&self) -> bytes::Bytes {
+        self.jwks.clone()
     }
 
     pub fn etag(&self) -> &str {
@@ -455,6 +460,7 @@ mod tests {
         assert_eq!(set.signing_key(Alg::ES256, 99).unwrap().kid, "k1");
         assert!(set.signing_key(Alg::RS256, 99).is_none());
         // Both are published while k2 is announced.
-        assert_eq!(set.jwks_json().matches("\"kid\"").count(), 2);
+        let jwks = String::from_utf8(set.jwks_json().to_vec()).unwrap();
+        assert_eq!(jwks.matches("\"kid\"").count(), 2);
     }
 }

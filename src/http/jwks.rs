@@ -27,5 +27,5 @@ pub async fn jwks(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
     }
     response
         .content_type("application/json")
-        .body(keys.jwks_json().to_owned())
+        .body(keys.jwks_json())
 }

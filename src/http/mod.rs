@@ -24,7 +24,7 @@ pub struct AppState {
     pub db: Db,
     pub keys: Arc<KeyRing>,
     /// The discovery document, serialised once (it only changes with the configuration).
-    pub discovery_json: String,
+    pub discovery_json: actix_web::web::Bytes,
     pub jwks_max_age: u64,
     pub metrics: metrics::Metrics,
 }
