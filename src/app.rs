@@ -224,8 +224,10 @@ impl Application {
             jwks_max_age: core.config.keys.jwks_max_age.0.as_secs(),
             metrics,
         });
+        let origins = http::cors::AllowedOrigins::default();
+        refresh_origins(&core, &origins).map_err(|e| StartupError::Bootstrap(e.to_string()))?;
         let workers = core.config.http.workers;
-        let background = tokio::spawn(maintain_keys(core, ring));
+        let background = tokio::spawn(maintain(core, ring, origins.clone()));
 
         let mut server = HttpServer::new(move || {
             App::new()
@@ -237,7 +239,7 @@ impl Application {
                     },
                 ))
                 .wrap(TracingLogger::<request_log::RequestSpan>::new())
-                .configure(http::routes)
+                .configure(|cfg| http::routes(cfg, &origins))
         })
         .listen(listener)
         .map_err(|cause| StartupError::Listen {
@@ -304,10 +306,11 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
-/// Reloads keys from the database every `keys.reload_interval` (so a rotation made by
-/// any instance is seen everywhere) and, when `keys.rotate_after` is set, rotates keys
-/// that have signed for that long. Several instances may race; the database decides.
-async fn maintain_keys(core: Core, ring: Arc<KeyRing>) {
+/// Every `keys.reload_interval`: reloads keys from the database (so a rotation made by
+/// any instance is seen everywhere), rotates keys that have signed for `keys.rotate_after`
+/// when that is set (several instances may race; the database decides), and reloads the
+/// CORS origins of registered clients.
+async fn maintain(core: Core, ring: Arc<KeyRing>, origins: http::cors::AllowedOrigins) {
     let core = Arc::new(core);
     let mut tick = tokio::time::interval(
         core.config
@@ -319,17 +322,28 @@ async fn maintain_keys(core: Core, ring: Arc<KeyRing>) {
     tick.tick().await;
     loop {
         tick.tick().await;
-        let core = core.clone();
-        let ring = ring.clone();
-        let result = tokio::task::spawn_blocking(move || refresh_keys(&core, &ring)).await;
+        let (core, ring, origins) = (core.clone(), ring.clone(), origins.clone());
+        let result = tokio::task::spawn_blocking(move || {
+            if let Err(e) = refresh_origins(&core, &origins) {
+                tracing::error!(error = %e, "origin reload failed; keeping the origins already loaded");
+            }
+            refresh_keys(&core, &ring)
+        })
+        .await;
         match result {
             Ok(Ok(())) => {}
             Ok(Err(e)) => {
                 tracing::error!(error = %e, "key reload failed; keeping the keys already loaded")
             }
-            Err(e) => tracing::error!(error = %e, "key reload task failed"),
+            Err(e) => tracing::error!(error = %e, "maintenance task failed"),
         }
     }
+}
+
+fn refresh_origins(core: &Core, origins: &http::cors::AllowedOrigins) -> Result<(), StoreError> {
+    let rows = core.db.run_blocking(store::clients::list)?;
+    origins.replace(client::allowed_origins(&rows));
+    Ok(())
 }
 
 fn refresh_keys(core: &Core, ring: &KeyRing) -> Result<(), KeyError> {

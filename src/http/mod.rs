@@ -10,6 +10,7 @@ use crate::store::Db;
 
 pub mod assets;
 pub mod authorize;
+pub mod cors;
 pub mod discovery;
 pub mod health;
 pub mod jwks;
@@ -30,16 +31,22 @@ pub struct AppState {
 }
 
 /// Every route, so that tests and the binary mount the same application.
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route(
-        "/.well-known/openid-configuration",
-        web::get().to(discovery::openid_configuration),
+pub fn routes(cfg: &mut web::ServiceConfig, origins: &cors::AllowedOrigins) {
+    cfg.service(
+        web::resource("/.well-known/openid-configuration")
+            .wrap(cors::public_reads(origins))
+            .route(web::get().to(discovery::openid_configuration)),
     )
-    .route(
-        "/.well-known/oauth-authorization-server",
-        web::get().to(discovery::oauth_authorization_server),
+    .service(
+        web::resource("/.well-known/oauth-authorization-server")
+            .wrap(cors::public_reads(origins))
+            .route(web::get().to(discovery::oauth_authorization_server)),
     )
-    .route("/jwks", web::get().to(jwks::jwks))
+    .service(
+        web::resource("/jwks")
+            .wrap(cors::public_reads(origins))
+            .route(web::get().to(jwks::jwks)),
+    )
     .route("/authorize", web::get().to(authorize::authorize))
     .route("/authorize", web::post().to(authorize::authorize))
     .route("/token", web::post().to(token::token))

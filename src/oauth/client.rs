@@ -223,6 +223,15 @@ fn json_list<T: Serialize>(items: &[T]) -> String {
     serde_json::to_string(items).expect("a list serialises")
 }
 
+/// Every origin any client registered, for CORS.
+pub fn allowed_origins(rows: &[ClientRow]) -> std::collections::HashSet<String> {
+    rows.iter()
+        .flat_map(|row| {
+            serde_json::from_str::<Vec<String>>(&row.allowed_origins).unwrap_or_default()
+        })
+        .collect()
+}
+
 /// The row for a validated registration; the secret is stored as an HMAC only.
 pub fn to_row(
     c: &ClientConfig,

@@ -6,6 +6,7 @@ mod common;
 
 mod cli;
 mod config;
+mod cors;
 mod discovery;
 mod health;
 mod keys;
