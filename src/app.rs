@@ -96,7 +96,9 @@ impl Core {
         for u in &self.config.users {
             self.db
                 .run_blocking(|conn| {
-                    accounts::upsert_from_config(conn, &self.master, u, MANAGED_BY_CONFIG, now)
+                    store::transaction(conn, |conn| {
+                        accounts::upsert_from_config(conn, &self.master, u, MANAGED_BY_CONFIG, now)
+                    })
                 })
                 .map_err(|e| StartupError::Bootstrap(format!("user {}: {e}", u.username)))?;
         }
@@ -201,16 +203,24 @@ impl Application {
             .issuer
             .clone()
             .unwrap_or_else(|| format!("http://{local}"));
-        validate_issuer(&issuer).map_err(|e| crate::config::ConfigError(format!("issuer: {e}")))?;
+        validate_issuer(&issuer).map_err(|e| {
+            let hint = match config.issuer {
+                Some(_) => String::new(),
+                None => format!(" (derived from listen as {issuer}; set issuer to the public URL)"),
+            };
+            crate::config::ConfigError(format!("issuer: {e}{hint}"))
+        })?;
         let data_location = DatabaseUrl::parse(&config.database_url())
             .map(|u| u.redacted())
             .unwrap_or_default();
 
-        let (core, ring) = tokio::task::spawn_blocking(move || {
+        let (core, ring, origins) = tokio::task::spawn_blocking(move || {
             let core = Core::open(config)?;
             core.bootstrap()?;
             let ring = core.load_keys()?;
-            Ok::<_, StartupError>((core, ring))
+            let origins = http::cors::AllowedOrigins::default();
+            refresh_origins(&core, &origins).map_err(|e| StartupError::Bootstrap(e.to_string()))?;
+            Ok::<_, StartupError>((core, ring, origins))
         })
         .await
         .map_err(|e| StartupError::Bootstrap(format!("start-up task failed: {e}")))??;
@@ -224,8 +234,6 @@ impl Application {
             jwks_max_age: core.config.keys.jwks_max_age.0.as_secs(),
             metrics,
         });
-        let origins = http::cors::AllowedOrigins::default();
-        refresh_origins(&core, &origins).map_err(|e| StartupError::Bootstrap(e.to_string()))?;
         let workers = core.config.http.workers;
         let background = tokio::spawn(maintain(core, ring, origins.clone()));
 
@@ -284,7 +292,7 @@ impl Application {
         result
     }
 
-    /// For tests: serve in the background until the returned handle is dropped.
+    /// For tests: serve on a background task until that task is aborted.
     pub fn spawn(self) -> tokio::task::JoinHandle<std::io::Result<()>> {
         let background = self.background;
         let server = self.server;

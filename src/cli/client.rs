@@ -81,7 +81,18 @@ pub fn run(config: Config, command: ClientCommand) -> Result<(), Failure> {
             let row = client::to_row(&spec, &core.master, MANAGED_BY_CLI, clock::now())
                 .map_err(Failure)?;
             core.db
-                .run_blocking(|conn| store::insert(conn, &row))
+                .run_blocking(|conn| {
+                    crate::store::transaction(conn, |conn| {
+                        store::insert(conn, &row)?;
+                        audit::record(
+                            conn,
+                            "client.added",
+                            None,
+                            Some(&row.id),
+                            json!({ "by": "cli" }),
+                        )
+                    })
+                })
                 .map_err(|e: StoreError| {
                     if e.is_unique_violation() {
                         Failure(format!("a client with the id {:?} already exists", row.id))
@@ -118,14 +129,16 @@ pub fn run(config: Config, command: ClientCommand) -> Result<(), Failure> {
         ClientCommand::Remove { client_id } => {
             let row = find(&core, &client_id)?;
             core.db.run_blocking(|conn| {
-                store::delete(conn, &row.id)?;
-                audit::record(
-                    conn,
-                    "client.removed",
-                    None,
-                    Some(&row.id),
-                    json!({ "by": "cli" }),
-                )
+                crate::store::transaction(conn, |conn| {
+                    store::delete(conn, &row.id)?;
+                    audit::record(
+                        conn,
+                        "client.removed",
+                        None,
+                        Some(&row.id),
+                        json!({ "by": "cli" }),
+                    )
+                })
             })?;
             println!("removed client {}", row.id);
             if row.managed_by == MANAGED_BY_CONFIG {

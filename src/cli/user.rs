@@ -149,8 +149,10 @@ fn audited(
     change: impl FnOnce(&mut DbConnection) -> Result<(), StoreError>,
 ) -> Result<(), Failure> {
     core.db.run_blocking(|conn| {
-        change(conn)?;
-        audit::record(conn, kind, Some(&user.id), None, json!({ "by": "cli" }))
+        crate::store::transaction(conn, |conn| {
+            change(conn)?;
+            audit::record(conn, kind, Some(&user.id), None, json!({ "by": "cli" }))
+        })
     })?;
     Ok(())
 }

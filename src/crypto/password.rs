@@ -88,4 +88,16 @@ mod tests {
         assert!(!verify_blocking("anything", None));
         assert!(hash_blocking(&"x".repeat(MAX_PASSWORD_BYTES + 1)).is_err());
     }
+
+    /// The dummy must parse, with the real parameters, or unknown users would answer
+    /// faster than known ones (checklist §3.6).
+    #[test]
+    fn the_dummy_hash_costs_a_real_verification() {
+        let parsed = argon2::PasswordHash::new(DUMMY_HASH).unwrap();
+        let real = hash_blocking("anything at all").unwrap();
+        let real = argon2::PasswordHash::new(&real).unwrap();
+        assert_eq!(parsed.algorithm, real.algorithm);
+        assert_eq!(parsed.params, real.params);
+        assert_eq!(parsed.hash.map(|h| h.len()), real.hash.map(|h| h.len()));
+    }
 }

@@ -252,6 +252,31 @@ impl Db {
     }
 }
 
+/// Runs `f` in one transaction (nested calls become savepoints): all or nothing, for
+/// domain functions that write several tables.
+pub fn transaction<R, E>(
+    conn: &mut DbConnection,
+    f: impl FnOnce(&mut DbConnection) -> Result<R, E>,
+) -> Result<R, E>
+where
+    E: From<StoreError>,
+{
+    enum Failed<E> {
+        Database(diesel::result::Error),
+        Domain(E),
+    }
+    impl<E> From<diesel::result::Error> for Failed<E> {
+        fn from(e: diesel::result::Error) -> Self {
+            Failed::Database(e)
+        }
+    }
+    conn.transaction(|conn| f(conn).map_err(Failed::Domain))
+        .map_err(|e| match e {
+            Failed::Database(e) => E::from(StoreError::from(e)),
+            Failed::Domain(e) => e,
+        })
+}
+
 impl DbConnection {
     fn ping(&mut self) -> QueryResult<()> {
         self.batch_execute("SELECT 1")

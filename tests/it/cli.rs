@@ -67,6 +67,20 @@ async fn clients_can_be_added_listed_shown_and_removed() {
     let gone = app.cli(&["client", "show", "photos"]);
     assert_eq!(gone.status.code(), Some(1));
     assert!(stderr(&gone).contains("no client"));
+
+    let core = portcullis::Core::open(app.config.clone()).unwrap();
+    let events = core
+        .db
+        .run_blocking(|conn| portcullis::store::audit::recent(conn, 100))
+        .unwrap();
+    for kind in ["client.added", "client.removed"] {
+        assert!(
+            events
+                .iter()
+                .any(|e| e.kind == kind && e.client_id.as_deref() == Some("photos")),
+            "{kind}"
+        );
+    }
 }
 
 #[tokio::test]
