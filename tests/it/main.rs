@@ -10,4 +10,5 @@ mod cors;
 mod discovery;
 mod health;
 mod keys;
+mod processes;
 mod storage;
