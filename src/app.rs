@@ -14,6 +14,7 @@ use tracing_actix_web::TracingLogger;
 
 use crate::config::{validate_issuer, Config};
 use crate::crypto::keys::{self, KeyError, KeyPolicy};
+use crate::crypto::password::PasswordHasher;
 use crate::crypto::{token, KeyRing, MasterKey};
 use crate::http::{self, request_log, AppState};
 use crate::oauth::client::{self, MANAGED_BY_CONFIG};
@@ -233,6 +234,13 @@ impl Application {
             keys: ring.clone(),
             jwks_max_age: core.config.keys.jwks_max_age.0.as_secs(),
             metrics,
+            issuer_origin: url::Url::parse(&issuer)
+                .map(|u| u.origin().ascii_serialization())
+                .unwrap_or_default(),
+            cookies: http::cookies::Cookies::for_issuer(&issuer),
+            master: core.master.clone(),
+            hasher: PasswordHasher::new(core.config.sign_in.hashing_concurrency),
+            sign_in: core.config.sign_in.clone(),
         });
         let workers = core.config.http.workers;
         let background = tokio::spawn(maintain(core, ring, origins.clone()));

@@ -12,6 +12,8 @@ pub mod error;
 pub mod http;
 pub mod oauth;
 pub mod oidc;
+pub mod sessions;
+pub mod signin;
 pub mod store;
 pub mod telemetry;
 

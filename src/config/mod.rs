@@ -52,6 +52,8 @@ pub struct Config {
     pub tokens: TokenConfig,
     #[serde(default)]
     pub keys: KeysConfig,
+    #[serde(default)]
+    pub sign_in: SignInConfig,
     /// Declarative bootstrap: upserted at every start (like Dex's static clients).
     #[serde(default)]
     pub clients: Vec<ClientConfig>,
@@ -159,6 +161,35 @@ impl Default for KeysConfig {
     }
 }
 
+/// Sign-in throttling (checklist §3.6: ≤ 100 failures an hour per account) and sessions.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SignInConfig {
+    /// Failures per account within `failure_window` before it is locked.
+    pub max_failures_per_account: i64,
+    /// Failures per client address within `failure_window` before it is locked.
+    pub max_failures_per_address: i64,
+    pub failure_window: Lifetime,
+    pub lockout: Lifetime,
+    /// Absolute lifetime of a browser session.
+    pub session_lifetime: Lifetime,
+    /// Password hashes computed at once (each takes ~25 ms of CPU and 19 MiB).
+    pub hashing_concurrency: usize,
+}
+
+impl Default for SignInConfig {
+    fn default() -> Self {
+        SignInConfig {
+            max_failures_per_account: 10,
+            max_failures_per_address: 50,
+            failure_window: Lifetime::secs(900),
+            lockout: Lifetime::secs(900),
+            session_lifetime: Lifetime::secs(12 * 3600),
+            hashing_concurrency: 2,
+        }
+    }
+}
+
 fn default_listen() -> String {
     "127.0.0.1:8080".into()
 }
@@ -247,6 +278,9 @@ impl Config {
                 t.refresh_token_absolute_ttl,
             ),
             ("keys.reload_interval", self.keys.reload_interval),
+            ("sign_in.failure_window", self.sign_in.failure_window),
+            ("sign_in.lockout", self.sign_in.lockout),
+            ("sign_in.session_lifetime", self.sign_in.session_lifetime),
         ];
         for (key, value) in positive {
             if value.as_secs() < 1 {
@@ -265,6 +299,15 @@ impl Config {
                 "tokens.refresh_token_idle_ttl: must not exceed tokens.refresh_token_absolute_ttl"
                     .into(),
             );
+        }
+        if self.sign_in.max_failures_per_account < 1 || self.sign_in.max_failures_per_address < 1 {
+            return Err(
+                "sign_in.max_failures_per_account and max_failures_per_address: must be at least 1"
+                    .into(),
+            );
+        }
+        if self.sign_in.hashing_concurrency < 1 {
+            return Err("sign_in.hashing_concurrency: must be at least 1".into());
         }
         if !(2048..=8192).contains(&self.keys.rsa_bits) {
             return Err("keys.rsa_bits: must be between 2048 and 8192".into());

@@ -82,14 +82,32 @@ impl MasterKey {
         Ok(plain.to_vec())
     }
 
-    /// HMAC-SHA256 of a client secret, as stored.
+    /// HMAC-SHA256 over `purpose ‖ 0x00 ‖ data`: one key, separate domains.
+    pub fn mac(&self, purpose: &str, data: &[u8]) -> Vec<u8> {
+        let mut ctx = hmac::Context::with_key(&self.hmac);
+        ctx.update(purpose.as_bytes());
+        ctx.update(&[0]);
+        ctx.update(data);
+        ctx.sign().as_ref().to_vec()
+    }
+
+    /// Constant-time check of a tag made by [`MasterKey::mac`].
+    pub fn verify_mac(&self, purpose: &str, data: &[u8], tag: &[u8]) -> bool {
+        let mut message = Vec::with_capacity(purpose.len() + 1 + data.len());
+        message.extend_from_slice(purpose.as_bytes());
+        message.push(0);
+        message.extend_from_slice(data);
+        hmac::verify(&self.hmac, &message, tag).is_ok()
+    }
+
+    /// The stored form of a client secret.
     pub fn hash_client_secret(&self, secret: &str) -> Vec<u8> {
-        hmac::sign(&self.hmac, secret.as_bytes()).as_ref().to_vec()
+        self.mac("client-secret", secret.as_bytes())
     }
 
     /// Constant-time comparison of a presented secret with the stored tag.
     pub fn verify_client_secret(&self, secret: &str, stored: &[u8]) -> bool {
-        hmac::verify(&self.hmac, secret.as_bytes(), stored).is_ok()
+        self.verify_mac("client-secret", secret.as_bytes(), stored)
     }
 }
 
@@ -121,5 +139,9 @@ mod tests {
         assert!(key.verify_client_secret("change-me", &tag));
         assert!(!key.verify_client_secret("change-mf", &tag));
         assert!(!MasterKey::from_secret(&[1u8; 32]).verify_client_secret("change-me", &tag));
+        assert!(
+            !key.verify_mac("csrf", b"change-me", &tag),
+            "purposes are separate"
+        );
     }
 }

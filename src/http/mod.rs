@@ -5,15 +5,21 @@ use std::sync::Arc;
 
 use actix_web::web;
 
-use crate::crypto::KeyRing;
+use crate::config::SignInConfig;
+use crate::crypto::password::PasswordHasher;
+use crate::crypto::{KeyRing, MasterKey};
 use crate::store::Db;
 
+pub mod account;
 pub mod assets;
 pub mod authorize;
+pub mod cookies;
 pub mod cors;
+pub mod csrf;
 pub mod discovery;
 pub mod health;
 pub mod jwks;
+pub mod login;
 pub mod metrics;
 pub mod page;
 pub mod request_log;
@@ -28,6 +34,12 @@ pub struct AppState {
     pub discovery_json: actix_web::web::Bytes,
     pub jwks_max_age: u64,
     pub metrics: metrics::Metrics,
+    /// `scheme://host[:port]` of the issuer, for `Origin` checks.
+    pub issuer_origin: String,
+    pub cookies: cookies::Cookies,
+    pub master: Arc<MasterKey>,
+    pub hasher: PasswordHasher,
+    pub sign_in: SignInConfig,
 }
 
 /// Every route, so that tests and the binary mount the same application.
@@ -50,6 +62,18 @@ pub fn routes(cfg: &mut web::ServiceConfig, origins: &cors::AllowedOrigins) {
     .route("/authorize", web::get().to(authorize::authorize))
     .route("/authorize", web::post().to(authorize::authorize))
     .route("/token", web::post().to(token::token))
+    .service(
+        web::resource("/login")
+            .app_data(login::form_config())
+            .route(web::get().to(login::show))
+            .route(web::post().to(login::submit)),
+    )
+    .route("/account", web::get().to(account::show))
+    .service(
+        web::resource("/account/sign-out")
+            .app_data(login::form_config())
+            .route(web::post().to(account::sign_out)),
+    )
     .route("/healthz", web::get().to(health::healthz))
     .route("/readyz", web::get().to(health::readyz))
     .route("/static/{path:.*}", web::get().to(assets::asset));

@@ -17,8 +17,10 @@ use diesel::r2d2::{self, Pool, R2D2Connection};
 
 pub mod audit;
 pub mod clients;
+pub mod login_throttle;
 mod migrations;
 pub mod schema;
+pub mod sessions;
 pub mod signing_keys;
 pub mod totp_credentials;
 pub mod users;

@@ -186,6 +186,15 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    login_throttle (key) {
+        key -> Text,
+        failures -> BigInt,
+        window_started_at -> BigInt,
+        locked_until -> Nullable<BigInt>,
+    }
+}
+
 /// Calls the macro `$m` with every table, so the lists that need them all (below, and
 /// `store::verify_schema`) cannot drift.
 macro_rules! with_all_tables {
@@ -202,7 +211,8 @@ macro_rules! with_all_tables {
             federated_identities,
             totp_credentials,
             recovery_codes,
-            audit_events
+            audit_events,
+            login_throttle
         );
     };
 }

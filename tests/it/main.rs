@@ -11,4 +11,5 @@ mod discovery;
 mod health;
 mod keys;
 mod processes;
+mod signin;
 mod storage;

@@ -1,0 +1,98 @@
+//! Browser sessions: server-side, found by the SHA-256 of a 256-bit cookie secret. A
+//! session knows how the person authenticated — `auth_time` (OpenID Connect Core §2),
+//! `acr`, and `amr` (RFC 8176) — so step-up and `max_age` can be decided later.
+
+use crate::crypto::token;
+use crate::store::sessions::{self as store, SessionRow};
+use crate::store::{DbConnection, StoreError};
+
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub id: String,
+    pub user_id: String,
+    pub auth_time: i64,
+    pub acr: Option<String>,
+    pub amr: Vec<String>,
+}
+
+/// A session just started, with the secret for its cookie (never stored).
+pub struct Started {
+    pub cookie_secret: String,
+    pub session: Session,
+}
+
+/// Where a browser is, as recorded with its session.
+#[derive(Debug, Clone, Default)]
+pub struct Client {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// Starts a new session: always a new id and secret, so a session id planted before
+/// sign-in is never the one that becomes authenticated (no fixation).
+pub fn start(
+    conn: &mut DbConnection,
+    user_id: &str,
+    amr: &[&str],
+    client: &Client,
+    lifetime: i64,
+    now: i64,
+) -> Result<Started, StoreError> {
+    let cookie_secret = token::random_secret();
+    let row = SessionRow {
+        id: token::random_id(),
+        secret_hash: token::sha256(cookie_secret.as_bytes()),
+        user_id: Some(user_id.to_owned()),
+        auth_time: Some(now),
+        acr: None,
+        amr: Some(serde_json::to_string(amr).expect("a list serialises")),
+        ip: client.ip.clone(),
+        user_agent: client
+            .user_agent
+            .as_ref()
+            .map(|ua| ua.chars().take(512).collect()),
+        created_at: now,
+        last_seen_at: now,
+        expires_at: now + lifetime,
+        ended_at: None,
+    };
+    store::insert(conn, &row)?;
+    Ok(Started {
+        cookie_secret,
+        session: from_row(row).expect("a new session has a user"),
+    })
+}
+
+/// The signed-in session behind a cookie secret, if it is live.
+pub fn current(
+    conn: &mut DbConnection,
+    cookie_secret: &str,
+    now: i64,
+) -> Result<Option<Session>, StoreError> {
+    Ok(
+        store::active_by_secret(conn, &token::sha256(cookie_secret.as_bytes()), now)?
+            .and_then(from_row),
+    )
+}
+
+/// Ends the session behind a cookie secret, if any.
+pub fn end(conn: &mut DbConnection, cookie_secret: &str, now: i64) -> Result<(), StoreError> {
+    if let Some(row) = store::active_by_secret(conn, &token::sha256(cookie_secret.as_bytes()), now)?
+    {
+        store::end(conn, &row.id, now)?;
+    }
+    Ok(())
+}
+
+fn from_row(row: SessionRow) -> Option<Session> {
+    Some(Session {
+        user_id: row.user_id?,
+        auth_time: row.auth_time?,
+        amr: row
+            .amr
+            .and_then(|a| serde_json::from_str(&a).ok())
+            .unwrap_or_default(),
+        acr: row.acr,
+        id: row.id,
+    })
+}

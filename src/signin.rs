@@ -1,0 +1,136 @@
+//! Password sign-in (checklist §3.6): throttled per account and per client address in
+//! the shared database, the same answer and cost for unknown users and wrong passwords,
+//! and a new session on success.
+
+use serde_json::json;
+
+use crate::accounts;
+use crate::config::SignInConfig;
+use crate::crypto::password::PasswordHasher;
+use crate::sessions::{self, Client, Started};
+use crate::store::login_throttle::{self, Limit};
+use crate::store::{self, audit, users, Db, StoreError};
+
+pub enum Outcome {
+    SignedIn(Started),
+    /// Wrong username or password, or a disabled account: one answer for all.
+    Rejected,
+    /// Too many failures; try again after this many seconds.
+    Locked {
+        retry_after: i64,
+    },
+}
+
+pub struct Attempt {
+    pub username: String,
+    pub password: String,
+    pub client: Client,
+    /// The cookie secret of a session the browser already has: ended on success.
+    pub previous_session: Option<String>,
+}
+
+fn limits(policy: &SignInConfig) -> (Limit, Limit) {
+    let limit = |max_failures| Limit {
+        max_failures,
+        window: policy.failure_window.as_secs(),
+        lockout: policy.lockout.as_secs(),
+    };
+    (
+        limit(policy.max_failures_per_account),
+        limit(policy.max_failures_per_address),
+    )
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn with_password(
+    db: &Db,
+    hasher: &PasswordHasher,
+    policy: &SignInConfig,
+    attempt: Attempt,
+) -> Result<Outcome, StoreError> {
+    let now = crate::clock::now();
+    // Case and spacing cannot split an account's counter (checklist §3.6).
+    let username = accounts::normalize_username(&attempt.username).ok();
+    let account_key = username.as_ref().map(|u| format!("user:{u}"));
+    let address_key = attempt.client.ip.as_ref().map(|ip| format!("ip:{ip}"));
+    let keys: Vec<String> = account_key
+        .iter()
+        .chain(address_key.iter())
+        .cloned()
+        .collect();
+
+    let (user, locked) = {
+        let (keys, username) = (keys.clone(), username.clone());
+        db.run(move |conn| {
+            let mut locked = None;
+            for key in &keys {
+                locked = locked.max(login_throttle::locked_for(conn, key, now)?);
+            }
+            let user = match &username {
+                Some(u) => users::by_username(conn, u)?,
+                None => None,
+            };
+            Ok::<_, StoreError>((user, locked))
+        })
+        .await?
+    };
+    if let Some(retry_after) = locked {
+        return Ok(Outcome::Locked { retry_after });
+    }
+
+    let matches = hasher
+        .verify(
+            attempt.password,
+            user.as_ref().and_then(|u| u.password_hash.clone()),
+        )
+        .await;
+    let (account_limit, address_limit) = limits(policy);
+    let known = user.as_ref().map(|u| u.id.clone());
+    let Some(user) = user.filter(|u| matches && !u.disabled) else {
+        db.run(move |conn| {
+            if let Some(key) = &account_key {
+                login_throttle::record_failure(conn, key, account_limit, now)?;
+            }
+            if let Some(key) = &address_key {
+                login_throttle::record_failure(conn, key, address_limit, now)?;
+            }
+            audit::record(
+                conn,
+                "signin.failed",
+                known.as_deref(),
+                None,
+                json!({ "method": "pwd" }),
+            )
+        })
+        .await?;
+        tracing::info!("sign-in failed");
+        return Ok(Outcome::Rejected);
+    };
+
+    let lifetime = policy.session_lifetime.as_secs();
+    let started = db
+        .run(move |conn| {
+            store::transaction(conn, |conn| {
+                if let Some(key) = &account_key {
+                    login_throttle::clear(conn, key)?;
+                }
+                if let Some(previous) = &attempt.previous_session {
+                    sessions::end(conn, previous, now)?;
+                }
+                // RFC 8176 §2: "pwd" — password-based authentication.
+                let started =
+                    sessions::start(conn, &user.id, &["pwd"], &attempt.client, lifetime, now)?;
+                audit::record(
+                    conn,
+                    "signin.succeeded",
+                    Some(&user.id),
+                    None,
+                    json!({ "method": "pwd" }),
+                )?;
+                Ok::<_, StoreError>(started)
+            })
+        })
+        .await?;
+    tracing::info!(session = %started.session.id, "signed in");
+    Ok(Outcome::SignedIn(started))
+}

@@ -1,0 +1,58 @@
+//! `sessions`: server-side browser sessions. The cookie holds a 256-bit secret; only its
+//! SHA-256 is stored. `id` is the public session id (the `sid` claim).
+
+use diesel::prelude::*;
+
+use super::schema::sessions;
+use super::{DbConnection, StoreError};
+
+#[derive(Queryable, Selectable, Insertable, Clone)]
+#[diesel(table_name = sessions)]
+pub struct SessionRow {
+    pub id: String,
+    pub secret_hash: Vec<u8>,
+    pub user_id: Option<String>,
+    pub auth_time: Option<i64>,
+    pub acr: Option<String>,
+    /// JSON array of RFC 8176 method names.
+    pub amr: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub created_at: i64,
+    pub last_seen_at: i64,
+    pub expires_at: i64,
+    pub ended_at: Option<i64>,
+}
+
+pub fn insert(conn: &mut DbConnection, row: &SessionRow) -> Result<(), StoreError> {
+    diesel::insert_into(sessions::table)
+        .values(row)
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The live session whose cookie secret hashes to `secret_hash`.
+pub fn active_by_secret(
+    conn: &mut DbConnection,
+    secret_hash: &[u8],
+    now: i64,
+) -> Result<Option<SessionRow>, StoreError> {
+    Ok(sessions::table
+        .filter(sessions::secret_hash.eq(secret_hash))
+        .filter(sessions::ended_at.is_null())
+        .filter(sessions::expires_at.gt(now))
+        .select(SessionRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+pub fn end(conn: &mut DbConnection, id: &str, now: i64) -> Result<(), StoreError> {
+    diesel::update(
+        sessions::table
+            .find(id)
+            .filter(sessions::ended_at.is_null()),
+    )
+    .set(sessions::ended_at.eq(now))
+    .execute(conn)?;
+    Ok(())
+}

@@ -1,0 +1,330 @@
+//! The password sign-in page (checklist §3.6, §1.19–1.21): CSRF, one answer for unknown
+//! users and wrong passwords, throttling, new sessions, sign-out.
+
+use reqwest::header::{LOCATION, SET_COOKIE};
+use reqwest::StatusCode;
+
+use crate::common::TestApp;
+use portcullis::config::{Secret, UserConfig};
+
+const PASSWORD: &str = "correct horse battery staple";
+
+fn with_alice(c: &mut portcullis::Config) {
+    c.users = vec![
+        UserConfig {
+            username: "alice".into(),
+            password: Some(Secret::new(PASSWORD)),
+            ..Default::default()
+        },
+        UserConfig {
+            username: "mallory".into(),
+            password: Some(Secret::new(PASSWORD)),
+            disabled: true,
+            ..Default::default()
+        },
+    ];
+    c.sign_in.max_failures_per_account = 3;
+}
+
+/// A browser: its own cookie jar, no redirects followed.
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+fn csrf_of(html: &str) -> String {
+    let start =
+        html.find(r#"name="csrf" value=""#).expect("a CSRF field") + r#"name="csrf" value=""#.len();
+    html[start..start + html[start..].find('"').unwrap()].to_owned()
+}
+
+async fn login_form(app: &TestApp, browser: &reqwest::Client) -> String {
+    let page = browser.get(app.url("/login")).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    csrf_of(&page.text().await.unwrap())
+}
+
+async fn submit(
+    app: &TestApp,
+    browser: &reqwest::Client,
+    csrf: &str,
+    username: &str,
+    password: &str,
+) -> reqwest::Response {
+    browser
+        .post(app.url("/login"))
+        .form(&[
+            ("csrf", csrf),
+            ("username", username),
+            ("password", password),
+        ])
+        .send()
+        .await
+        .unwrap()
+}
+
+fn session_cookie(response: &reqwest::Response) -> Option<String> {
+    response
+        .headers()
+        .get_all(SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with("portcullis_session=") && !c.starts_with("portcullis_session=;"))
+}
+
+#[tokio::test]
+async fn the_sign_in_page_is_an_accessible_form_that_cannot_be_framed() {
+    let app = TestApp::spawn_with(with_alice).await;
+    let page = browser().get(app.url("/login")).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let headers = page.headers().clone();
+    assert_eq!(headers["x-frame-options"], "DENY");
+    assert!(headers["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .contains("frame-ancestors 'none'"));
+    assert_eq!(headers["cache-control"], "no-store");
+    assert_eq!(headers["referrer-policy"], "no-referrer");
+    let csrf_cookie = headers
+        .get_all(SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .find(|c| c.starts_with("portcullis_csrf="))
+        .expect("a CSRF binding cookie");
+    assert!(
+        csrf_cookie.contains("HttpOnly")
+            && csrf_cookie.contains("SameSite=Lax")
+            && csrf_cookie.contains("Path=/")
+    );
+    let html = page.text().await.unwrap();
+    assert!(html.contains(r#"autocomplete="username""#));
+    assert!(html.contains(r#"autocomplete="current-password""#));
+    assert!(html.contains(r#"<label for="password">"#));
+    assert!(!csrf_of(&html).is_empty());
+    // Checklist §1.22: no third-party resources.
+    assert!(!html.contains("http://") && !html.contains("https://"));
+}
+
+#[tokio::test]
+async fn a_correct_password_starts_a_session_with_a_303() {
+    let app = TestApp::spawn_with(with_alice).await;
+    let browser = browser();
+    let csrf = login_form(&app, &browser).await;
+    let response = submit(&app, &browser, &csrf, "Alice ", PASSWORD).await;
+    assert_eq!(
+        response.status(),
+        StatusCode::SEE_OTHER,
+        "RFC 9700 §4.12: 303 after a credential POST"
+    );
+    assert_eq!(response.headers()[LOCATION], "/account");
+    let cookie = session_cookie(&response).expect("a session cookie");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax") && cookie.contains("Path=/")
+    );
+    assert!(!cookie.contains("Domain="));
+    let account = browser.get(app.url("/account")).send().await.unwrap();
+    assert_eq!(account.status(), 200);
+    assert!(account.text().await.unwrap().contains("alice"));
+}
+
+#[tokio::test]
+async fn a_planted_session_id_is_never_the_one_signed_in() {
+    let app = TestApp::spawn_with(with_alice).await;
+    let browser = browser();
+    let csrf = login_form(&app, &browser).await;
+    let first = session_cookie(&submit(&app, &browser, &csrf, "alice", PASSWORD).await).unwrap();
+    // Signing in again (same browser) replaces the session and ends the old one.
+    let second = session_cookie(&submit(&app, &browser, &csrf, "alice", PASSWORD).await).unwrap();
+    assert_ne!(first, second);
+    let old_value = first.split(';').next().unwrap().to_owned();
+    let replay = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(app.url("/account"))
+        .header("cookie", old_value)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        replay.status(),
+        StatusCode::SEE_OTHER,
+        "the old session is over"
+    );
+}
+
+#[tokio::test]
+async fn forms_without_a_valid_token_or_from_another_origin_are_refused() {
+    let app = TestApp::spawn_with(with_alice).await;
+    let browser = browser();
+    let csrf = login_form(&app, &browser).await;
+
+    let missing = browser
+        .post(app.url("/login"))
+        .form(&[("username", "alice"), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), StatusCode::FORBIDDEN);
+    assert!(session_cookie(&missing).is_none());
+
+    // A token from another browser does not match this browser's binding cookie.
+    let other = super::signin::browser();
+    let foreign = login_form(&app, &other).await;
+    let response = submit(&app, &browser, &foreign, "alice", PASSWORD).await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+
+    let cross_site = browser
+        .post(app.url("/login"))
+        .header("origin", "https://evil.test")
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("username", "alice"),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cross_site.status(), StatusCode::FORBIDDEN);
+
+    let same_origin = browser
+        .post(app.url("/login"))
+        .header("origin", app.issuer.as_str())
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("username", "alice"),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(same_origin.status(), StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn unknown_users_wrong_passwords_and_disabled_accounts_get_one_answer() {
+    let app = TestApp::spawn_with(with_alice).await;
+    let browser = browser();
+    let csrf = login_form(&app, &browser).await;
+    let mut bodies = Vec::new();
+    for (username, password) in [
+        ("alice", "wrong password"),
+        ("nobody", "wrong password"),
+        ("mallory", PASSWORD),
+    ] {
+        let response = submit(&app, &browser, &csrf, username, password).await;
+        assert_eq!(response.status(), StatusCode::OK, "{username}");
+        assert!(session_cookie(&response).is_none(), "{username}");
+        let body = response.text().await.unwrap();
+        assert!(body.contains("Incorrect username or password."));
+        bodies.push(
+            body.replace(&csrf_of(&body), "CSRF")
+                .replace(username, "USER"),
+        );
+    }
+    assert_eq!(bodies[0], bodies[1]);
+    assert_eq!(bodies[0], bodies[2]);
+}
+
+#[tokio::test]
+async fn repeated_failures_lock_the_account_whatever_its_spelling() {
+    let app = TestApp::spawn_with(with_alice).await;
+    let browser = browser();
+    let csrf = login_form(&app, &browser).await;
+    for _ in 0..3 {
+        assert_eq!(
+            submit(&app, &browser, &csrf, "alice", "guess")
+                .await
+                .status(),
+            200
+        );
+    }
+    for spelling in ["alice", " ALICE"] {
+        let locked = submit(&app, &browser, &csrf, spelling, PASSWORD).await;
+        assert_eq!(locked.status(), StatusCode::TOO_MANY_REQUESTS, "{spelling}");
+        let retry: i64 = locked.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(retry > 0 && retry <= 900);
+        assert!(session_cookie(&locked).is_none());
+    }
+    // Another account from the same address is not locked.
+    assert_eq!(
+        submit(&app, &browser, &csrf, "someone-else", "guess")
+            .await
+            .status(),
+        200
+    );
+    let core = portcullis::Core::open(app.config.clone()).unwrap();
+    let events = core
+        .db
+        .run_blocking(|conn| portcullis::store::audit::recent(conn, 100))
+        .unwrap();
+    assert_eq!(
+        events.iter().filter(|e| e.kind == "signin.failed").count(),
+        4
+    );
+}
+
+#[tokio::test]
+async fn signing_out_ends_the_session() {
+    let app = TestApp::spawn_with(with_alice).await;
+    let browser = browser();
+    let csrf = login_form(&app, &browser).await;
+    let cookie = session_cookie(&submit(&app, &browser, &csrf, "alice", PASSWORD).await).unwrap();
+    let account = browser
+        .get(app.url("/account"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let out = browser
+        .post(app.url("/account/sign-out"))
+        .form(&[("csrf", csrf_of(&account))])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(out.status(), StatusCode::SEE_OTHER);
+    assert_eq!(out.headers()[LOCATION], "/login");
+    let after = browser.get(app.url("/account")).send().await.unwrap();
+    assert_eq!(after.status(), StatusCode::SEE_OTHER);
+    let replay = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(app.url("/account"))
+        .header("cookie", cookie.split(';').next().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        replay.status(),
+        StatusCode::SEE_OTHER,
+        "the server-side session is ended"
+    );
+
+    let forged = browser
+        .post(app.url("/account/sign-out"))
+        .form(&[("csrf", "forged")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn oversized_forms_are_refused_before_hashing() {
+    let app = TestApp::spawn_with(with_alice).await;
+    let browser = browser();
+    let csrf = login_form(&app, &browser).await;
+    let huge = "x".repeat(20 * 1024);
+    let response = submit(&app, &browser, &csrf, "alice", &huge).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+}
