@@ -59,9 +59,8 @@ pub async fn with_password(
         .cloned()
         .collect();
 
-    let (user, locked) = {
-        let (keys, username) = (keys.clone(), username.clone());
-        db.run(move |conn| {
+    let (user, locked) = db
+        .run(move |conn| {
             let mut locked = None;
             for key in &keys {
                 locked = locked.max(login_throttle::locked_for(conn, key, now)?);
@@ -72,8 +71,7 @@ pub async fn with_password(
             };
             Ok::<_, StoreError>((user, locked))
         })
-        .await?
-    };
+        .await?;
     if let Some(retry_after) = locked {
         return Ok(Outcome::Locked { retry_after });
     }
