@@ -251,7 +251,13 @@ impl Application {
                 .wrap(middleware::Compat::new(prometheus.clone()))
                 .wrap(middleware::from_fn(
                     |req, next: middleware::Next<_>| async move {
-                        next.call(req).await.map(request_log::echo_request_id)
+                        if request_log::uri_too_long(&req) {
+                            let response = actix_web::HttpResponse::UriTooLong().finish();
+                            return Ok(req.into_response(response).map_into_right_body());
+                        }
+                        next.call(req)
+                            .await
+                            .map(|r| request_log::echo_request_id(r).map_into_left_body())
                     },
                 ))
                 .wrap(TracingLogger::<request_log::RequestSpan>::new())

@@ -43,6 +43,14 @@ impl RootSpanBuilder for RequestSpan {
     }
 }
 
+/// Checklist §3: a request line longer than this is answered 414 before any handler runs.
+pub const MAX_URI_BYTES: usize = 8 * 1024;
+
+/// `true` when the request target is too long to serve.
+pub fn uri_too_long(req: &actix_web::dev::ServiceRequest) -> bool {
+    req.uri().path_and_query().map_or(0, |pq| pq.as_str().len()) > MAX_URI_BYTES
+}
+
 /// Copies the request id into the `x-request-id` response header.
 pub fn echo_request_id<B>(mut response: ServiceResponse<B>) -> ServiceResponse<B> {
     let id = response

@@ -74,3 +74,19 @@ async fn unknown_pages_and_assets_are_404() {
         .unwrap()
         .starts_with("text/css"));
 }
+
+/// Checklist §3: URLs over 8 KiB get 414, not a 5xx, on every path.
+#[tokio::test]
+async fn overlong_urls_are_414() {
+    let app = TestApp::spawn().await;
+    let long = "a".repeat(9 * 1024);
+    for path in [
+        format!("/authorize?state={long}"),
+        format!("/jwks?x={long}"),
+    ] {
+        let response = app.get(&path).await;
+        assert_eq!(response.status(), 414, "{}", &path[..12]);
+    }
+    let fine = "a".repeat(7 * 1024);
+    assert_eq!(app.get(&format!("/jwks?x={fine}")).await.status(), 200);
+}
