@@ -5,7 +5,7 @@ use crate::config::UserConfig;
 use crate::crypto::{password, token, MasterKey};
 use crate::store::totp_credentials::{self, TotpCredentialRow};
 use crate::store::users::{self, ProfileChange, UserRow};
-use crate::store::{DbConnection, StoreError};
+use crate::store::{self, DbConnection, StoreError};
 
 /// Label of the TOTP credential that comes from the configuration file.
 const CONFIG_TOTP_LABEL: &str = "config";
@@ -124,21 +124,31 @@ pub fn upsert_from_config(
     now: i64,
 ) -> Result<bool, AccountError> {
     let password = u.password.as_ref().map(|p| p.expose());
-    let (user, created) = match users::by_username(conn, &u.username)? {
-        None => {
-            let row = new_user(
-                &u.username,
-                u.email.clone(),
-                u.email_verified,
-                u.name.clone(),
-                password,
-                managed_by,
-                now,
-            )
-            .map_err(AccountError::Invalid)?;
-            users::insert(conn, &row)?;
-            (row, true)
+    let mut found = users::by_username(conn, &u.username)?;
+    if found.is_none() {
+        let row = new_user(
+            &u.username,
+            u.email.clone(),
+            u.email_verified,
+            u.name.clone(),
+            password,
+            managed_by,
+            now,
+        )
+        .map_err(AccountError::Invalid)
+        .map(|row| UserRow {
+            disabled: u.disabled,
+            ..row
+        })?;
+        // Several instances may bootstrap the same user at once: the loser updates.
+        if store::try_insert(conn, |conn| users::insert(conn, &row))? {
+            sync_config_totp(conn, master, &row.id, u, now)?;
+            return Ok(true);
         }
+        found = users::by_username(conn, &u.username)?;
+    }
+    let user = match found {
+        None => return Err(StoreError::Conflict("the user was removed during its update").into()),
         Some(existing) => {
             let change = ProfileChange {
                 email: u.email.clone(),
@@ -154,14 +164,14 @@ pub fn upsert_from_config(
                     users::set_password(conn, &existing.id, &phc, now)?;
                 }
             }
-            (existing, false)
+            existing
         }
     };
     if user.disabled != u.disabled {
         users::set_disabled(conn, &user.id, u.disabled, now)?;
     }
     sync_config_totp(conn, master, &user.id, u, now)?;
-    Ok(created)
+    Ok(false)
 }
 
 fn sync_config_totp(

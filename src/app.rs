@@ -371,28 +371,17 @@ fn refresh_origins(core: &Core, origins: &http::cors::AllowedOrigins) -> Result<
 fn refresh_keys(core: &Core, ring: &KeyRing) -> Result<(), KeyError> {
     let now = clock::now();
     if let Some(after) = core.config.keys.rotate_after {
-        let current = ring.current();
+        let policy = core.key_policy();
         for alg in crate::crypto::Alg::ALL {
-            let due = current
-                .signing_key(alg, now)
-                .is_none_or(|k| k.activates_at + after.as_secs() <= now);
-            let announced = current
-                .keys()
-                .iter()
-                .any(|k| k.alg == alg && k.activates_at > now);
-            if due && !announced {
-                let policy = core.key_policy();
-                match core
-                    .db
-                    .run_blocking(|conn| keys::rotate(conn, &core.master, &policy, alg, now, false))
-                {
-                    Ok(r) => {
-                        tracing::info!(kid = %r.kid, %alg, activates_at = r.activates_at, "scheduled key rotation")
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, %alg, "scheduled key rotation did not run")
-                    }
+            let rotated = core.db.run_blocking(|conn| {
+                keys::rotate_if_due(conn, &core.master, &policy, alg, after.as_secs(), now)
+            });
+            match rotated {
+                Ok(Some(r)) => {
+                    tracing::info!(kid = %r.kid, %alg, activates_at = r.activates_at, "scheduled key rotation")
                 }
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %e, %alg, "scheduled key rotation did not run"),
             }
         }
     }

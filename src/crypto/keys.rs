@@ -194,6 +194,35 @@ pub fn rotate(
     })
 }
 
+/// Rotates `alg` when its signing key has signed for `rotate_after` seconds and no
+/// successor is announced yet. Decided on fresh rows, not on an instance's cached ring,
+/// so instances do not rotate twice; two instances deciding at the same instant both
+/// try generation N+1 and `UNIQUE (alg, generation)` keeps one.
+pub fn rotate_if_due(
+    conn: &mut DbConnection,
+    master: &MasterKey,
+    policy: &KeyPolicy,
+    alg: Alg,
+    rotate_after: i64,
+    now: i64,
+) -> Result<Option<Rotated>, KeyError> {
+    let rows = signing_keys::list(conn)?;
+    let mine = || rows.iter().filter(|r| r.alg == alg.as_str());
+    let announced = mine().any(|r| r.activates_at > now);
+    let signing = mine()
+        .filter(|r| can_sign(r, now))
+        .max_by_key(|r| r.generation);
+    let due = signing.is_none_or(|r| r.activates_at + rotate_after <= now);
+    if announced || !due {
+        return Ok(None);
+    }
+    match rotate(conn, master, policy, alg, now, false) {
+        Ok(rotated) => Ok(Some(rotated)),
+        Err(KeyError::Store(StoreError::Conflict(_))) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 /// Where a key stands at a given moment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyState {

@@ -64,22 +64,21 @@ pub fn insert(conn: &mut DbConnection, row: &ClientRow) -> Result<(), StoreError
 }
 
 /// Inserts or replaces a client, keeping its `created_at`. Returns true when created.
+/// Safe when several instances bootstrap the same client at once.
 pub fn upsert(conn: &mut DbConnection, row: &ClientRow) -> Result<bool, StoreError> {
-    conn.transaction(|conn| {
-        let mut row = row.clone();
-        match get(conn, &row.id)? {
-            Some(existing) => {
-                row.created_at = existing.created_at;
-                diesel::update(clients::table.find(&row.id))
-                    .set(&row)
-                    .execute(conn)?;
-                Ok(false)
-            }
-            None => {
-                insert(conn, &row)?;
-                Ok(true)
-            }
+    super::transaction(conn, |conn| {
+        if get(conn, &row.id)?.is_none() && super::try_insert(conn, |conn| insert(conn, row))? {
+            return Ok(true);
         }
+        let existing = get(conn, &row.id)?.ok_or(StoreError::Conflict(
+            "the client was removed during its update",
+        ))?;
+        let mut row = row.clone();
+        row.created_at = existing.created_at;
+        diesel::update(clients::table.find(&row.id))
+            .set(&row)
+            .execute(conn)?;
+        Ok(false)
     })
 }
 

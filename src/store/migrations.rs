@@ -32,10 +32,12 @@ impl Backend {
 pub(super) fn run_pending(conn: &mut DbConnection) -> Result<Vec<String>, StoreError> {
     let failed = |e: Box<dyn std::error::Error + Send + Sync>| StoreError::Migration(e.to_string());
     match conn {
-        DbConnection::Sqlite(c) => c
-            .run_pending_migrations(SQLITE)
-            .map(|vs| vs.iter().map(|v| v.to_string()).collect())
-            .map_err(failed),
+        // The write lock serialises instances that start together on one file.
+        DbConnection::Sqlite(c) => c.immediate_transaction(|c| {
+            c.run_pending_migrations(SQLITE)
+                .map(|vs| vs.iter().map(|v| v.to_string()).collect())
+                .map_err(failed)
+        }),
         DbConnection::Postgres(c) => {
             c.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))?;
             let result = c

@@ -256,7 +256,44 @@ impl Db {
 
 /// Runs `f` in one transaction (nested calls become savepoints): all or nothing, for
 /// domain functions that write several tables.
+///
+/// On SQLite the outermost transaction is `BEGIN IMMEDIATE`: it takes the write lock up
+/// front, waiting up to the busy timeout. A deferred transaction that reads and then
+/// writes fails at once with "database is locked" when another connection wrote in
+/// between, because SQLite cannot upgrade its snapshot.
 pub fn transaction<R, E>(
+    conn: &mut DbConnection,
+    f: impl FnOnce(&mut DbConnection) -> Result<R, E>,
+) -> Result<R, E>
+where
+    E: From<StoreError>,
+{
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    type Manager = <DbConnection as Connection>::TransactionManager;
+    let outermost = Manager::transaction_manager_status_mut(conn)
+        .transaction_depth()
+        .map_err(StoreError::from)?
+        .is_none();
+    if let (true, DbConnection::Sqlite(sqlite)) = (outermost, &mut *conn) {
+        AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")
+            .map_err(StoreError::from)?;
+        return match f(conn) {
+            Ok(value) => {
+                Manager::commit_transaction(conn).map_err(StoreError::from)?;
+                Ok(value)
+            }
+            Err(e) => {
+                if let Err(rollback) = Manager::rollback_transaction(conn) {
+                    tracing::error!(error = %rollback, "rollback failed");
+                }
+                Err(e)
+            }
+        };
+    }
+    nested_or_postgres(conn, f)
+}
+
+fn nested_or_postgres<R, E>(
     conn: &mut DbConnection,
     f: impl FnOnce(&mut DbConnection) -> Result<R, E>,
 ) -> Result<R, E>
@@ -277,6 +314,19 @@ where
             Failed::Database(e) => E::from(StoreError::from(e)),
             Failed::Domain(e) => e,
         })
+}
+
+/// Runs an insert under a savepoint: `Ok(false)` when the row already exists (another
+/// instance inserted it first), leaving any surrounding transaction usable.
+pub fn try_insert(
+    conn: &mut DbConnection,
+    insert: impl FnOnce(&mut DbConnection) -> Result<(), StoreError>,
+) -> Result<bool, StoreError> {
+    match transaction(conn, insert) {
+        Ok(()) => Ok(true),
+        Err(e) if e.is_unique_violation() => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 impl DbConnection {

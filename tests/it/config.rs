@@ -223,3 +223,35 @@ fn the_test_database_helper_is_isolated() {
     assert_ne!(a.url, b.url);
     let _ = SECRET_KEY;
 }
+
+/// Instances behind a load balancer start together: migrations, keys and the bootstrap
+/// of the same clients and users must not make either of them fail.
+#[tokio::test]
+async fn two_instances_can_start_at_the_same_moment_on_a_fresh_database() {
+    let bootstrap = |c: &mut portcullis::Config| {
+        c.clients = vec![ClientConfig {
+            client_id: "spa".into(),
+            public: true,
+            redirect_uris: vec!["https://spa.test/cb".into()],
+            ..Default::default()
+        }];
+        c.users = vec![UserConfig {
+            username: "alice".into(),
+            password: Some(Secret::new("correct horse battery staple")),
+            disabled: true,
+            ..Default::default()
+        }];
+    };
+    let (a, b) = TestApp::spawn_two_at_once(bootstrap).await;
+    assert_eq!(a.get_json("/jwks").await, b.get_json("/jwks").await);
+    let users = stdout(&a.cli(&["user", "list"]));
+    assert_eq!(
+        users.lines().filter(|l| l.starts_with("alice ")).count(),
+        1,
+        "{users}"
+    );
+    assert!(
+        users.contains("disabled"),
+        "a new user takes `disabled` from the file: {users}"
+    );
+}

@@ -209,3 +209,41 @@ async fn scheduled_rotation_runs_by_itself_and_is_audited() {
         2
     );
 }
+
+/// Instances decide a scheduled rotation on fresh rows: once one has rotated, nobody
+/// rotates again until the new key is due (no double rotation from a stale cache).
+#[tokio::test]
+async fn a_scheduled_rotation_happens_once_per_period() {
+    let app = TestApp::spawn().await;
+    let core = portcullis::Core::open(app.config.clone()).unwrap();
+    let policy = core.key_policy();
+    let later = portcullis::clock::now() + 1_000;
+    let rotate_if_due = |rotate_after: i64| {
+        core.db
+            .run_blocking(|conn| {
+                portcullis::crypto::keys::rotate_if_due(
+                    conn,
+                    &core.master,
+                    &policy,
+                    Alg::ES256,
+                    rotate_after,
+                    later,
+                )
+            })
+            .unwrap()
+    };
+    assert!(rotate_if_due(5_000).is_none(), "not due yet");
+    assert!(rotate_if_due(500).is_some(), "due");
+    assert!(
+        rotate_if_due(500).is_none(),
+        "a successor is announced: no second rotation"
+    );
+    let es256 = core
+        .db
+        .run_blocking(portcullis::store::signing_keys::list)
+        .unwrap()
+        .into_iter()
+        .filter(|k| k.alg == "ES256")
+        .count();
+    assert_eq!(es256, 2);
+}

@@ -111,6 +111,19 @@ impl TestApp {
         Self::start(db, dir, customize).await
     }
 
+    /// Two instances started at the same moment on one fresh database.
+    pub async fn spawn_two_at_once(customize: impl Fn(&mut Config)) -> (TestApp, TestApp) {
+        let db = TestDb::create();
+        let (a, b) = (
+            Arc::new(tempfile::tempdir().unwrap()),
+            Arc::new(tempfile::tempdir().unwrap()),
+        );
+        tokio::join!(
+            Self::start(db.clone(), a, &customize),
+            Self::start(db, b, &customize)
+        )
+    }
+
     /// Another instance on the same database (and secret key), as behind a load balancer.
     pub async fn spawn_sharing(&self, customize: impl FnOnce(&mut Config)) -> TestApp {
         Self::start(
