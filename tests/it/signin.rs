@@ -75,6 +75,16 @@ fn session_cookie(response: &reqwest::Response) -> Option<String> {
         .find(|c| c.starts_with("portcullis_session=") && !c.starts_with("portcullis_session=;"))
 }
 
+/// `/account` from a client that presents only `cookie` (`name=value`).
+async fn account_with(app: &TestApp, cookie: &str) -> reqwest::Response {
+    app.http
+        .get(app.url("/account"))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn the_sign_in_page_is_an_accessible_form_that_cannot_be_framed() {
     let app = TestApp::spawn_with(with_alice).await;
@@ -140,15 +150,7 @@ async fn a_planted_session_id_is_never_the_one_signed_in() {
     let second = session_cookie(&submit(&app, &browser, &csrf, "alice", PASSWORD).await).unwrap();
     assert_ne!(first, second);
     let old_value = first.split(';').next().unwrap().to_owned();
-    let replay = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-        .get(app.url("/account"))
-        .header("cookie", old_value)
-        .send()
-        .await
-        .unwrap();
+    let replay = account_with(&app, &old_value).await;
     assert_eq!(
         replay.status(),
         StatusCode::SEE_OTHER,
@@ -295,15 +297,7 @@ async fn signing_out_ends_the_session() {
     assert_eq!(out.headers()[LOCATION], "/login");
     let after = browser.get(app.url("/account")).send().await.unwrap();
     assert_eq!(after.status(), StatusCode::SEE_OTHER);
-    let replay = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-        .get(app.url("/account"))
-        .header("cookie", cookie.split(';').next().unwrap())
-        .send()
-        .await
-        .unwrap();
+    let replay = account_with(&app, cookie.split(';').next().unwrap()).await;
     assert_eq!(
         replay.status(),
         StatusCode::SEE_OTHER,
