@@ -243,7 +243,13 @@ impl Application {
             sign_in: core.config.sign_in.clone(),
         });
         let workers = core.config.http.workers;
-        let background = tokio::spawn(maintain(core, ring, origins.clone()));
+        let core = Arc::new(core);
+        let background = tokio::spawn({
+            let (core, origins) = (core.clone(), origins.clone());
+            async move {
+                tokio::join!(maintain(core.clone(), ring, origins), clean_up(core));
+            }
+        });
 
         let mut server = HttpServer::new(move || {
             App::new()
@@ -332,8 +338,7 @@ async fn shutdown_signal() {
 /// any instance is seen everywhere), rotates keys that have signed for `keys.rotate_after`
 /// when that is set (several instances may race; the database decides), and reloads the
 /// CORS origins of registered clients.
-async fn maintain(core: Core, ring: Arc<KeyRing>, origins: http::cors::AllowedOrigins) {
-    let core = Arc::new(core);
+async fn maintain(core: Arc<Core>, ring: Arc<KeyRing>, origins: http::cors::AllowedOrigins) {
     let mut tick = tokio::time::interval(
         core.config
             .keys
@@ -358,6 +363,36 @@ async fn maintain(core: Core, ring: Arc<KeyRing>, origins: http::cors::AllowedOr
                 tracing::error!(error = %e, "key reload failed; keeping the keys already loaded")
             }
             Err(e) => tracing::error!(error = %e, "maintenance task failed"),
+        }
+    }
+}
+
+/// Every `maintenance.cleanup_interval`: deletes expired sessions and stale sign-in
+/// counters (`cleanup.rs`), in small batches, on any number of instances.
+async fn clean_up(core: Arc<Core>) {
+    let mut tick = tokio::time::interval(
+        core.config
+            .maintenance
+            .cleanup_interval
+            .0
+            .max(Duration::from_secs(1)),
+    );
+    loop {
+        tick.tick().await;
+        let core = core.clone();
+        let result = tokio::task::spawn_blocking(move || {
+            core.db.run_blocking(|conn| {
+                crate::cleanup::run_once(conn, &core.config.sign_in, clock::now())
+            })
+        })
+        .await;
+        match result {
+            Ok(Ok(removed)) if removed != crate::cleanup::Removed::default() => {
+                tracing::info!(?removed, "cleaned up")
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "clean-up failed; will retry"),
+            Err(e) => tracing::error!(error = %e, "clean-up task failed"),
         }
     }
 }

@@ -54,6 +54,8 @@ pub struct Config {
     pub keys: KeysConfig,
     #[serde(default)]
     pub sign_in: SignInConfig,
+    #[serde(default)]
+    pub maintenance: MaintenanceConfig,
     /// Declarative bootstrap: upserted at every start (like Dex's static clients).
     #[serde(default)]
     pub clients: Vec<ClientConfig>,
@@ -186,6 +188,21 @@ impl Default for SignInConfig {
             lockout: Lifetime::secs(900),
             session_lifetime: Lifetime::secs(12 * 3600),
             hashing_concurrency: 2,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MaintenanceConfig {
+    /// How often each instance deletes expired sessions and stale sign-in counters.
+    pub cleanup_interval: Lifetime,
+}
+
+impl Default for MaintenanceConfig {
+    fn default() -> Self {
+        MaintenanceConfig {
+            cleanup_interval: Lifetime::secs(300),
         }
     }
 }

@@ -79,3 +79,27 @@ pub fn clear(conn: &mut DbConnection, key: &str) -> Result<(), StoreError> {
     diesel::delete(login_throttle::table.find(key)).execute(conn)?;
     Ok(())
 }
+
+/// Deletes up to `batch` counters whose window started before `window_cutoff` and that
+/// are not locked at `now`. Idempotent, so several instances may run it at once.
+pub fn delete_stale(
+    conn: &mut DbConnection,
+    window_cutoff: i64,
+    now: i64,
+    batch: i64,
+) -> Result<usize, StoreError> {
+    let stale = login_throttle::table
+        .select(login_throttle::key)
+        .filter(login_throttle::window_started_at.le(window_cutoff))
+        .filter(
+            login_throttle::locked_until
+                .is_null()
+                .or(login_throttle::locked_until.le(now)),
+        )
+        .limit(batch)
+        .load::<String>(conn)?;
+    Ok(
+        diesel::delete(login_throttle::table.filter(login_throttle::key.eq_any(&stale)))
+            .execute(conn)?,
+    )
+}

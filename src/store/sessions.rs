@@ -56,3 +56,24 @@ pub fn end(conn: &mut DbConnection, id: &str, now: i64) -> Result<(), StoreError
     .execute(conn)?;
     Ok(())
 }
+
+/// Deletes up to `batch` sessions that expired, or ended, before `cutoff`. Idempotent,
+/// so several instances may run it at once.
+pub fn delete_stale(conn: &mut DbConnection, cutoff: i64, batch: i64) -> Result<usize, StoreError> {
+    let stale: Vec<String> = sessions::table
+        .select(sessions::id)
+        .filter(
+            sessions::expires_at
+                .le(cutoff)
+                .or(sessions::ended_at.le(cutoff)),
+        )
+        .limit(batch)
+        .load(conn)?;
+    Ok(diesel::delete(sessions::table.filter(sessions::id.eq_any(&stale))).execute(conn)?)
+}
+
+/// Every session row, live or not (for housekeeping checks).
+pub fn count(conn: &mut DbConnection) -> Result<usize, StoreError> {
+    let n: i64 = sessions::table.count().get_result(conn)?;
+    Ok(usize::try_from(n).unwrap_or(0))
+}

@@ -1,0 +1,93 @@
+//! Housekeeping: expired sessions and stale sign-in counters are deleted, live ones are
+//! kept, a second pass finds nothing, and the background job runs by itself.
+
+use crate::common::{eventually, TestApp};
+use portcullis::cleanup::{self, Removed};
+use portcullis::config::Lifetime;
+use portcullis::sessions::{self, Client};
+use portcullis::store::login_throttle::{self, Limit};
+use portcullis::store::{users, StoreError};
+
+fn session_count(core: &portcullis::Core) -> usize {
+    core.db
+        .run_blocking(portcullis::store::sessions::count)
+        .unwrap()
+}
+
+#[tokio::test]
+async fn stale_rows_go_and_live_rows_stay() {
+    let app = TestApp::spawn().await;
+    let core = portcullis::Core::open(app.config.clone()).unwrap();
+    let now = portcullis::clock::now();
+    let limit = |max_failures| Limit {
+        max_failures,
+        window: 900,
+        lockout: 100_000,
+    };
+    core.db
+        .run_blocking(|conn| {
+            let user = portcullis::accounts::new_user("carol", None, false, None, None, "cli", now)
+                .unwrap();
+            users::insert(conn, &user)?;
+            let client = Client::default();
+            sessions::start(conn, &user.id, &["pwd"], &client, 100, now - 200_000)?; // expired long ago
+            sessions::start(conn, &user.id, &["pwd"], &client, 3_600, now)?; // live
+            let ended =
+                sessions::start(conn, &user.id, &["pwd"], &client, 1_000_000, now - 100_000)?;
+            sessions::end(conn, &ended.cookie_secret, now - 90_000)?; // ended long ago
+            login_throttle::record_failure(conn, "user:stale", limit(10), now - 10_000)?;
+            login_throttle::record_failure(conn, "user:fresh", limit(10), now)?;
+            login_throttle::record_failure(conn, "user:locked", limit(1), now - 10_000)?;
+            Ok::<_, StoreError>(())
+        })
+        .unwrap();
+    assert_eq!(session_count(&core), 3);
+
+    let removed = core
+        .db
+        .run_blocking(|conn| cleanup::run_once(conn, &core.config.sign_in, now))
+        .unwrap();
+    assert_eq!(
+        removed,
+        Removed {
+            sessions: 2,
+            login_throttle: 1
+        }
+    );
+    assert_eq!(session_count(&core), 1);
+    let locked = core
+        .db
+        .run_blocking(|conn| login_throttle::locked_for(conn, "user:locked", now))
+        .unwrap();
+    assert!(locked.is_some(), "a lock in force is kept");
+
+    let again = core
+        .db
+        .run_blocking(|conn| cleanup::run_once(conn, &core.config.sign_in, now))
+        .unwrap();
+    assert_eq!(again, Removed::default(), "idempotent");
+}
+
+#[tokio::test]
+async fn the_clean_up_runs_in_the_background() {
+    let app = TestApp::spawn_with(|c| c.maintenance.cleanup_interval = Lifetime::secs(1)).await;
+    let core = portcullis::Core::open(app.config.clone()).unwrap();
+    let now = portcullis::clock::now();
+    core.db
+        .run_blocking(|conn| {
+            let user =
+                portcullis::accounts::new_user("dan", None, false, None, None, "cli", now).unwrap();
+            users::insert(conn, &user)?;
+            sessions::start(
+                conn,
+                &user.id,
+                &["pwd"],
+                &Client::default(),
+                1,
+                now - 200_000,
+            )?;
+            Ok::<_, StoreError>(())
+        })
+        .unwrap();
+    assert!(eventually(10, || async { session_count(&core) == 0 }).await);
+}
