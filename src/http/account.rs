@@ -41,19 +41,15 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
     let Some(user) = user.filter(|u| !u.disabled) else {
         return Ok(to_login());
     };
-    let (binding, fresh) = csrf::binding(&req, state.cookies);
-    let token = csrf::token_for(&state, &binding);
-    let mut response = page::render(
-        StatusCode::OK,
-        &AccountPage {
-            username: &user.username,
-            csrf: &token,
-        },
-    );
-    if fresh {
-        let _ = response.add_cookie(&state.cookies.build(state.cookies.csrf_name(), binding));
-    }
-    Ok(response)
+    Ok(csrf::form_page(&req, &state, |csrf| {
+        page::render(
+            StatusCode::OK,
+            &AccountPage {
+                username: &user.username,
+                csrf,
+            },
+        )
+    }))
 }
 
 pub async fn sign_out(

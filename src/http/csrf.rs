@@ -2,7 +2,7 @@
 //! binds the browser; the form carries HMAC(instance key, that cookie). A POST needs
 //! both to match, and a foreign `Origin` is refused whatever the token.
 
-use actix_web::HttpRequest;
+use actix_web::{HttpRequest, HttpResponse};
 
 use super::cookies::Cookies;
 use super::AppState;
@@ -11,17 +11,21 @@ use crate::error::AppError;
 
 const PURPOSE: &str = "csrf";
 
-/// The browser's binding cookie value: the existing one, or a new one the caller must set.
-pub fn binding(req: &HttpRequest, cookies: Cookies) -> (String, bool) {
-    match Cookies::read(req, cookies.csrf_name()) {
-        Some(value) => (value, false),
-        None => (token::random_secret(), true),
+/// A page with a form: `render` gets the CSRF token to embed, and the binding cookie is
+/// set when the browser has none yet.
+pub fn form_page(
+    req: &HttpRequest,
+    state: &AppState,
+    render: impl FnOnce(&str) -> HttpResponse,
+) -> HttpResponse {
+    let existing = Cookies::read(req, state.cookies.csrf_name());
+    let binding = existing.clone().unwrap_or_else(token::random_secret);
+    let csrf = token::b64url(&state.master.mac(PURPOSE, binding.as_bytes()));
+    let mut response = render(&csrf);
+    if existing.is_none() {
+        let _ = response.add_cookie(&state.cookies.build(state.cookies.csrf_name(), binding));
     }
-}
-
-/// The token to put in the form.
-pub fn token_for(state: &AppState, binding: &str) -> String {
-    token::b64url(&state.master.mac(PURPOSE, binding.as_bytes()))
+    response
 }
 
 /// Checks a form POST: same-origin (when the browser says), cookie present, token valid.

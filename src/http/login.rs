@@ -89,21 +89,17 @@ fn render(
     username: &str,
     error: Option<&str>,
 ) -> HttpResponse {
-    let (binding, fresh) = csrf::binding(req, state.cookies);
-    let token = csrf::token_for(state, &binding);
     let shown: String = username.chars().take(64).collect();
-    let mut response = page::render(
-        status,
-        &LoginPage {
-            csrf: &token,
-            username: &shown,
-            error,
-        },
-    );
-    if fresh {
-        let _ = response.add_cookie(&state.cookies.build(state.cookies.csrf_name(), binding));
-    }
-    response
+    csrf::form_page(req, state, |csrf| {
+        page::render(
+            status,
+            &LoginPage {
+                csrf,
+                username: &shown,
+                error,
+            },
+        )
+    })
 }
 
 /// Forms are small: anything larger is refused before it is parsed (or hashed).
