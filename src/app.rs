@@ -229,10 +229,14 @@ impl Application {
         let (prometheus, metrics) = http::metrics::build().map_err(StartupError::Bootstrap)?;
         let state = web::Data::new(AppState {
             discovery_json: ProviderMetadata::new(&issuer).to_json().into(),
-            issuer: issuer.clone(),
             db: core.db.clone(),
             keys: ring.clone(),
-            jwks_max_age: core.config.keys.jwks_max_age.0.as_secs(),
+            jwks_cache_control: format!(
+                "public, max-age={}",
+                core.config.keys.jwks_max_age.as_secs()
+            )
+            .try_into()
+            .expect("digits make a valid header value"),
             metrics,
             issuer_origin: url::Url::parse(&issuer)
                 .map(|u| u.origin().ascii_serialization())

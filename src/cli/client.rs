@@ -1,17 +1,15 @@
 //! `portcullis client add|list|show|remove`.
 
 use clap::Subcommand;
-use serde_json::json;
 
 use crate::app::Core;
 use crate::config::{ClientConfig, Config, Secret};
 use crate::crypto::token;
 use crate::oauth::client::{self, MANAGED_BY_CLI, MANAGED_BY_CONFIG};
-use crate::store::audit;
 use crate::store::clients::{self as store, ClientRow};
 use crate::{clock, store::StoreError};
 
-use super::Failure;
+use super::{audited, Failure};
 
 #[derive(Debug, Subcommand)]
 pub enum ClientCommand {
@@ -80,26 +78,16 @@ pub fn run(config: Config, command: ClientCommand) -> Result<(), Failure> {
             };
             let row = client::to_row(&spec, &core.master, MANAGED_BY_CLI, clock::now())
                 .map_err(Failure)?;
-            core.db
-                .run_blocking(|conn| {
-                    crate::store::transaction(conn, |conn| {
-                        store::insert(conn, &row)?;
-                        audit::record(
-                            conn,
-                            "client.added",
-                            None,
-                            Some(&row.id),
-                            json!({ "by": "cli" }),
-                        )
-                    })
-                })
-                .map_err(|e: StoreError| {
-                    if e.is_unique_violation() {
-                        Failure(format!("a client with the id {:?} already exists", row.id))
-                    } else {
-                        Failure(e.to_string())
-                    }
-                })?;
+            audited(&core, "client.added", None, Some(&row.id), |conn| {
+                store::insert(conn, &row)
+            })
+            .map_err(|e: StoreError| {
+                if e.is_unique_violation() {
+                    Failure(format!("a client with the id {:?} already exists", row.id))
+                } else {
+                    Failure(e.to_string())
+                }
+            })?;
             println!("client_id:     {}", row.id);
             if let Some(secret) = secret {
                 println!("client_secret: {secret}");
@@ -128,17 +116,8 @@ pub fn run(config: Config, command: ClientCommand) -> Result<(), Failure> {
         }
         ClientCommand::Remove { client_id } => {
             let row = find(&core, &client_id)?;
-            core.db.run_blocking(|conn| {
-                crate::store::transaction(conn, |conn| {
-                    store::delete(conn, &row.id)?;
-                    audit::record(
-                        conn,
-                        "client.removed",
-                        None,
-                        Some(&row.id),
-                        json!({ "by": "cli" }),
-                    )
-                })
+            audited(&core, "client.removed", None, Some(&row.id), |conn| {
+                store::delete(conn, &row.id).map(|_| ())
             })?;
             println!("removed client {}", row.id);
             if row.managed_by == MANAGED_BY_CONFIG {

@@ -56,6 +56,29 @@ impl<E: std::fmt::Display> From<E> for Failure {
     }
 }
 
+/// Applies `change` and records `kind` in the audit log, in one transaction: an
+/// administrative change is never made without its record.
+fn audited(
+    core: &crate::app::Core,
+    kind: &str,
+    user_id: Option<&str>,
+    client_id: Option<&str>,
+    change: impl FnOnce(&mut crate::store::DbConnection) -> Result<(), crate::store::StoreError>,
+) -> Result<(), crate::store::StoreError> {
+    core.db.run_blocking(|conn| {
+        crate::store::transaction(conn, |conn| {
+            change(conn)?;
+            crate::store::audit::record(
+                conn,
+                kind,
+                user_id,
+                client_id,
+                serde_json::json!({ "by": "cli" }),
+            )
+        })
+    })
+}
+
 /// Parses nothing (the caller did), loads the configuration and runs the command.
 pub fn run(cli: Cli) -> ExitCode {
     let config = match Config::load(cli.config.as_deref()) {

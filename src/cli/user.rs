@@ -2,7 +2,6 @@
 //! or `--password-stdin`, never from the command line.
 
 use clap::Subcommand;
-use serde_json::json;
 
 use crate::accounts;
 use crate::app::Core;
@@ -10,11 +9,10 @@ use crate::clock;
 use crate::config::Config;
 use crate::crypto::password;
 use crate::oauth::client::MANAGED_BY_CLI;
-use crate::store::audit;
 use crate::store::users::{self as store, UserRow};
-use crate::store::{DbConnection, StoreError};
+use crate::store::StoreError;
 
-use super::{password_input, Failure};
+use super::{audited, password_input, Failure};
 
 #[derive(Debug, Subcommand)]
 pub enum UserCommand {
@@ -103,7 +101,7 @@ pub fn run(config: Config, command: UserCommand) -> Result<(), Failure> {
         }
         UserCommand::Disable { username } => {
             let user = find(&core, &username)?;
-            audited(&core, &user, "user.disabled", |conn| {
+            audited(&core, "user.disabled", Some(&user.id), None, |conn| {
                 store::set_disabled(conn, &user.id, true, now)
             })?;
             println!(
@@ -114,7 +112,7 @@ pub fn run(config: Config, command: UserCommand) -> Result<(), Failure> {
         }
         UserCommand::Enable { username } => {
             let user = find(&core, &username)?;
-            audited(&core, &user, "user.enabled", |conn| {
+            audited(&core, "user.enabled", Some(&user.id), None, |conn| {
                 store::set_disabled(conn, &user.id, false, now)
             })?;
             println!("enabled {}", user.username);
@@ -129,9 +127,13 @@ pub fn run(config: Config, command: UserCommand) -> Result<(), Failure> {
             accounts::validate_password(&password)
                 .map_err(|e| Failure(format!("password: {e}")))?;
             let phc = password::hash_blocking(&password).map_err(Failure)?;
-            audited(&core, &user, "user.password_changed", |conn| {
-                store::set_password(conn, &user.id, &phc, now)
-            })?;
+            audited(
+                &core,
+                "user.password_changed",
+                Some(&user.id),
+                None,
+                |conn| store::set_password(conn, &user.id, &phc, now),
+            )?;
             println!(
                 "password changed for {}; other sessions and refresh tokens revoked",
                 user.username
@@ -139,22 +141,6 @@ pub fn run(config: Config, command: UserCommand) -> Result<(), Failure> {
             Ok(())
         }
     }
-}
-
-/// Applies `change` to `user` and records `kind` in the audit log.
-fn audited(
-    core: &Core,
-    user: &UserRow,
-    kind: &str,
-    change: impl FnOnce(&mut DbConnection) -> Result<(), StoreError>,
-) -> Result<(), Failure> {
-    core.db.run_blocking(|conn| {
-        crate::store::transaction(conn, |conn| {
-            change(conn)?;
-            audit::record(conn, kind, Some(&user.id), None, json!({ "by": "cli" }))
-        })
-    })?;
-    Ok(())
 }
 
 fn find(core: &Core, username: &str) -> Result<UserRow, Failure> {

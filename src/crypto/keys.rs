@@ -322,10 +322,6 @@ impl KeySet {
         &self.keys
     }
 
-    pub fn find(&self, kid: &str) -> Option<&LoadedKey> {
-        self.keys.iter().find(|k| k.kid == kid)
-    }
-
     /// The JWKS document (RFC 7517 §5) of every published key.
     pub fn jwks_json(&self) -> bytes::Bytes {
         self.jwks.clone()

@@ -65,10 +65,6 @@ impl PasswordHasher {
             .expect("password hashing does not panic")
     }
 
-    pub async fn hash(&self, password: String) -> Result<String, String> {
-        self.limited(move || hash_blocking(&password)).await
-    }
-
     pub async fn verify(&self, password: String, phc: Option<String>) -> bool {
         self.limited(move || verify_blocking(&password, phc.as_deref()))
             .await

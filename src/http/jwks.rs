@@ -8,7 +8,6 @@ use super::AppState;
 
 pub async fn jwks(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let keys = state.keys.current();
-    let cache_control = format!("public, max-age={}", state.jwks_max_age);
     let not_modified = req
         .headers()
         .get(header::IF_NONE_MATCH)
@@ -20,7 +19,7 @@ pub async fn jwks(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
         HttpResponse::Ok()
     };
     response
-        .insert_header((header::CACHE_CONTROL, cache_control))
+        .insert_header((header::CACHE_CONTROL, state.jwks_cache_control.clone()))
         .insert_header((header::ETAG, keys.etag().to_owned()));
     if not_modified {
         return response.finish();

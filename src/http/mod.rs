@@ -27,12 +27,12 @@ pub mod token;
 
 /// What handlers share; built once by `Application::build`.
 pub struct AppState {
-    pub issuer: String,
     pub db: Db,
     pub keys: Arc<KeyRing>,
     /// The discovery document, serialised once (it only changes with the configuration).
     pub discovery_json: actix_web::web::Bytes,
-    pub jwks_max_age: u64,
+    /// `Cache-Control` of `/jwks`, built once from `keys.jwks_max_age`.
+    pub jwks_cache_control: actix_web::http::header::HeaderValue,
     pub metrics: metrics::Metrics,
     /// `scheme://host[:port]` of the issuer, for `Origin` checks.
     pub issuer_origin: String,

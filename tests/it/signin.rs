@@ -322,3 +322,49 @@ async fn oversized_forms_are_refused_before_hashing() {
     let response = submit(&app, &browser, &csrf, "alice", &huge).await;
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
 }
+
+/// Checklist §3.6: with an https issuer every cookie is `__Host-` prefixed and `Secure`
+/// (and still `HttpOnly`, `Path=/`, no `Domain`).
+#[tokio::test]
+async fn cookies_are_host_prefixed_and_secure_when_the_issuer_is_https() {
+    let app = TestApp::spawn_with(|c| {
+        with_alice(c);
+        c.issuer = Some("https://id.example.test".into());
+    })
+    .await;
+    let direct = |path: &str| format!("http://127.0.0.1:{}{path}", app.port);
+    let set_cookie = |response: &reqwest::Response, name: &str| {
+        response
+            .headers()
+            .get_all(SET_COOKIE)
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .find(|c| c.starts_with(&format!("{name}=")))
+            .unwrap_or_else(|| panic!("a {name} cookie"))
+    };
+    let page = app.http.get(direct("/login")).send().await.unwrap();
+    let binding = set_cookie(&page, "__Host-portcullis_csrf");
+    let csrf = csrf_of(&page.text().await.unwrap());
+
+    let signed_in = app
+        .http
+        .post(direct("/login"))
+        .header("cookie", binding.split(';').next().unwrap())
+        .header("origin", "https://id.example.test")
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("username", "alice"),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
+    let session = set_cookie(&signed_in, "__Host-portcullis_session");
+    for cookie in [&binding, &session] {
+        for attribute in ["Secure", "HttpOnly", "Path=/", "SameSite=Lax"] {
+            assert!(cookie.contains(attribute), "{attribute} in {cookie}");
+        }
+        assert!(!cookie.contains("Domain="), "{cookie}");
+    }
+}
