@@ -245,6 +245,10 @@ impl Application {
             master: core.master.clone(),
             hasher: PasswordHasher::new(core.config.sign_in.hashing_concurrency),
             sign_in: core.config.sign_in.clone(),
+            tokens: Arc::new(crate::oauth::issuer::TokenSettings::new(
+                &core.config,
+                &issuer,
+            )),
         });
         let workers = core.config.http.workers;
         let core = Arc::new(core);

@@ -2,19 +2,26 @@
 //! holds a lock for long. Every delete is idempotent, so every instance may run it.
 
 use crate::config::SignInConfig;
-use crate::store::{login_throttle, sessions, DbConnection, StoreError};
+use crate::store::{
+    authorization_codes, authorization_requests, grants, login_throttle, sessions, DbConnection,
+    StoreError,
+};
 
 /// Rows per statement.
 const BATCH: i64 = 500;
 /// Statements per table per run: the rest waits for the next run.
 const MAX_BATCHES: usize = 20;
-/// Ended and expired sessions are kept this long (for the devices page and audits).
+/// Ended and expired sessions and grants are kept this long (for the devices page and
+/// audits).
 const SESSION_GRACE: i64 = 86_400;
 
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Removed {
     pub sessions: usize,
     pub login_throttle: usize,
+    pub authorization_requests: usize,
+    pub authorization_codes: usize,
+    pub grants: usize,
 }
 
 /// One pass over every table.
@@ -29,6 +36,12 @@ pub fn run_once(
         login_throttle: in_batches(|| {
             login_throttle::delete_stale(conn, window_cutoff, now, BATCH)
         })?,
+        authorization_requests: in_batches(|| {
+            authorization_requests::delete_stale(conn, now, BATCH)
+        })?,
+        authorization_codes: in_batches(|| authorization_codes::delete_stale(conn, now, BATCH))?,
+        // A grant outlives every token issued from it (`grants::extend`), plus a day.
+        grants: in_batches(|| grants::delete_stale(conn, now - SESSION_GRACE, BATCH))?,
     })
 }
 

@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod app;
+pub mod authorization;
 pub mod cleanup;
 pub mod cli;
 pub mod clock;

@@ -34,6 +34,7 @@ pub fn start(
     conn: &mut DbConnection,
     user_id: &str,
     amr: &[&str],
+    acr: &str,
     client: &Client,
     lifetime: i64,
     now: i64,
@@ -44,7 +45,7 @@ pub fn start(
         secret_hash: token::sha256(cookie_secret.as_bytes()),
         user_id: Some(user_id.to_owned()),
         auth_time: Some(now),
-        acr: None,
+        acr: Some(acr.to_owned()),
         amr: Some(serde_json::to_string(amr).expect("a list serialises")),
         ip: client.ip.clone(),
         user_agent: client

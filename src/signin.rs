@@ -116,8 +116,15 @@ pub async fn with_password(
                     sessions::end(conn, previous, now)?;
                 }
                 // RFC 8176 §2: "pwd" — password-based authentication.
-                let started =
-                    sessions::start(conn, &user.id, &["pwd"], &attempt.client, lifetime, now)?;
+                let started = sessions::start(
+                    conn,
+                    &user.id,
+                    &["pwd"],
+                    crate::oidc::acr::PWD,
+                    &attempt.client,
+                    lifetime,
+                    now,
+                )?;
                 audit::record(
                     conn,
                     "signin.succeeded",

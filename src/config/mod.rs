@@ -123,6 +123,8 @@ pub struct TokenConfig {
     pub authorization_code_ttl: Lifetime,
     pub refresh_token_idle_ttl: Lifetime,
     pub refresh_token_absolute_ttl: Lifetime,
+    /// `aud` of access tokens (RFC 9068 §3); default: the issuer.
+    pub audience: Option<String>,
 }
 
 impl Default for TokenConfig {
@@ -133,6 +135,7 @@ impl Default for TokenConfig {
             authorization_code_ttl: Lifetime::secs(60),
             refresh_token_idle_ttl: Lifetime::secs(14 * 86_400),
             refresh_token_absolute_ttl: Lifetime::secs(90 * 86_400),
+            audience: None,
         }
     }
 }

@@ -89,6 +89,24 @@ impl Signer {
         }
     }
 
+    /// Verifies `signature` over `message` with this key's public half.
+    pub fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
+        match self {
+            Signer::Rsa(k) => signature::UnparsedPublicKey::new(
+                &signature::RSA_PKCS1_2048_8192_SHA256,
+                k.public().as_ref(),
+            )
+            .verify(message, signature)
+            .is_ok(),
+            Signer::Ec(k) => signature::UnparsedPublicKey::new(
+                &signature::ECDSA_P256_SHA256_FIXED,
+                k.public_key().as_ref(),
+            )
+            .verify(message, signature)
+            .is_ok(),
+        }
+    }
+
     /// RS256: RSASSA-PKCS1-v1_5 with SHA-256; ES256: ECDSA P-256 SHA-256, r‖s (RFC 7518 §3.4).
     pub fn sign(&self, message: &[u8]) -> Vec<u8> {
         let rng = SystemRandom::new();
@@ -130,4 +148,54 @@ pub fn encode<T: Serialize>(signer: &Signer, kid: &str, typ: &str, claims: &T) -
     token.push('.');
     token.push_str(&b64url(&signature));
     token
+}
+
+/// The protected header of a JWS we are asked to trust.
+#[derive(Deserialize)]
+struct ReceivedHeader {
+    alg: String,
+    kid: Option<String>,
+    typ: Option<String>,
+    crit: Option<serde_json::Value>,
+}
+
+/// A JWS whose signature verified against one of our keys.
+#[derive(Debug)]
+pub struct Verified {
+    pub typ: Option<String>,
+    pub payload: Vec<u8>,
+}
+
+/// Verifies a compact JWS signed by one of our keys (checklist §3.9): the key is found by
+/// `kid` (an opaque lookup) and the algorithm is the key's own — the header must agree,
+/// so `none`, HMAC and algorithm confusion never verify. `crit` is refused (RFC 7515
+/// §4.1.11: we understand no extensions).
+pub fn verify(token: &str, keys: &super::KeySet) -> Option<Verified> {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let mut parts = token.split('.');
+    let (header, payload, sig) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() {
+        return None;
+    }
+    let parsed: ReceivedHeader = serde_json::from_slice(&b64.decode(header).ok()?).ok()?;
+    if parsed.crit.is_some() {
+        return None;
+    }
+    let key = keys
+        .keys()
+        .iter()
+        .find(|k| Some(&k.kid) == parsed.kid.as_ref())?;
+    if key.alg.as_str() != parsed.alg {
+        return None;
+    }
+    let signature = b64.decode(sig).ok()?;
+    let signed = &token[..header.len() + 1 + payload.len()];
+    if !key.signer.verify(signed.as_bytes(), &signature) {
+        return None;
+    }
+    Some(Verified {
+        typ: parsed.typ,
+        payload: b64.decode(payload).ok()?,
+    })
 }

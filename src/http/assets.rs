@@ -5,11 +5,18 @@ use actix_web::{web, HttpResponse};
 
 use crate::error::AppError;
 
-const ASSETS: &[(&str, &str, &[u8])] = &[(
-    "css/portcullis.css",
-    "text/css; charset=utf-8",
-    include_bytes!("../../static/css/portcullis.css"),
-)];
+const ASSETS: &[(&str, &str, &[u8])] = &[
+    (
+        "css/portcullis.css",
+        "text/css; charset=utf-8",
+        include_bytes!("../../static/css/portcullis.css"),
+    ),
+    (
+        "js/form-post.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../../static/js/form-post.js"),
+    ),
+];
 
 pub async fn asset(path: web::Path<String>) -> Result<HttpResponse, AppError> {
     let (_, content_type, body) = ASSETS

@@ -2,6 +2,7 @@
 //! binds the browser; the form carries HMAC(instance key, that cookie). A POST needs
 //! both to match, and a foreign `Origin` is refused whatever the token.
 
+use actix_web::cookie::Cookie;
 use actix_web::{HttpRequest, HttpResponse};
 
 use super::cookies::Cookies;
@@ -18,14 +19,28 @@ pub fn form_page(
     state: &AppState,
     render: impl FnOnce(&str) -> HttpResponse,
 ) -> HttpResponse {
-    let existing = Cookies::read(req, state.cookies.csrf_name());
-    let binding = existing.clone().unwrap_or_else(token::random_secret);
+    let (binding, new_cookie) = binding(req, state);
     let csrf = token::b64url(&state.master.mac(PURPOSE, binding.as_bytes()));
     let mut response = render(&csrf);
-    if existing.is_none() {
-        let _ = response.add_cookie(&state.cookies.build(state.cookies.csrf_name(), binding));
+    if let Some(cookie) = new_cookie {
+        let _ = response.add_cookie(&cookie);
     }
     response
+}
+
+/// The browser's binding value, and the cookie to set when it has none yet. Pending
+/// authorization requests are bound to it too.
+pub fn binding(req: &HttpRequest, state: &AppState) -> (String, Option<Cookie<'static>>) {
+    match Cookies::read(req, state.cookies.csrf_name()) {
+        Some(existing) => (existing, None),
+        None => {
+            let fresh = token::random_secret();
+            let cookie = state
+                .cookies
+                .build(state.cookies.csrf_name(), fresh.clone());
+            (fresh, Some(cookie))
+        }
+    }
 }
 
 /// Checks a form POST: same-origin (when the browser says), cookie present, token valid.

@@ -1,14 +1,18 @@
-//! `/login`: the password sign-in page (checklist §3.6). GET shows the form; POST checks
-//! CSRF, then signs in through `signin::with_password` and answers 303 (never 307/308,
-//! RFC 9700 §4.12) with a new session cookie.
+//! `/login`: the password sign-in page (checklist §3.6). GET shows the form, naming the
+//! application when an authorization request is waiting (`?request=…`, an internal id —
+//! never a URL to go to); POST checks CSRF, then signs in through `signin::with_password`
+//! and answers 303 (never 307/308, RFC 9700 §4.12) with a new session cookie, back to
+//! the waiting request or to the account page.
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
+use super::authorize::{browser, is_request_id, request_id, see_other};
 use super::cookies::Cookies;
 use super::{csrf, page, AppState};
+use crate::authorization;
 use crate::error::AppError;
 use crate::sessions::Client;
 use crate::signin::{self, Attempt, Outcome};
@@ -22,20 +26,35 @@ struct LoginPage<'a> {
     csrf: &'a str,
     username: &'a str,
     error: Option<&'a str>,
+    request_id: Option<&'a str>,
+    client_name: Option<&'a str>,
 }
 
 /// Missing fields are empty, so that a form without a token is refused as such (403).
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 #[serde(default)]
-#[derive(Default)]
 pub struct LoginForm {
     csrf: String,
     username: String,
     password: String,
+    request: String,
 }
 
-pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    render(&req, &state, StatusCode::OK, "", None)
+pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    let request = request_id(&req);
+    let waiting = waiting_for(&req, &state, request.as_deref()).await?;
+    let hint = waiting
+        .as_ref()
+        .and_then(|(_, hint)| hint.clone())
+        .unwrap_or_default();
+    Ok(render(
+        &req,
+        &state,
+        &hint,
+        None,
+        request.as_deref(),
+        waiting.map(|(name, _)| name),
+    ))
 }
 
 pub async fn submit(
@@ -45,58 +64,95 @@ pub async fn submit(
 ) -> Result<HttpResponse, AppError> {
     csrf::verify(&req, &state, &form.csrf)?;
     let LoginForm {
-        username, password, ..
+        username,
+        password,
+        request,
+        ..
     } = form.into_inner();
+    let request = Some(request).filter(|r| is_request_id(r));
     let attempt = Attempt {
         username: username.clone(),
         password,
-        client: Client {
-            // The TCP peer only: forwarding headers are not trusted (checklist §1.30).
-            ip: req.peer_addr().map(|a| a.ip().to_string()),
-            user_agent: req
-                .headers()
-                .get(header::USER_AGENT)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned),
-        },
+        client: client_of(&req),
         previous_session: Cookies::read(&req, state.cookies.session_name()),
     };
     match signin::with_password(&state.db, &state.hasher, &state.sign_in, attempt).await? {
-        Outcome::SignedIn(started) => Ok(HttpResponse::SeeOther()
-            .insert_header((header::LOCATION, HOME))
-            .insert_header((header::CACHE_CONTROL, "no-store"))
-            .cookie(
-                state
+        Outcome::SignedIn(started) => {
+            let next = match &request {
+                Some(id) => format!("/authorize/resume?request={id}"),
+                None => HOME.to_owned(),
+            };
+            let mut response = see_other(&next);
+            let _ = response.add_cookie(
+                &state
                     .cookies
                     .build(state.cookies.session_name(), started.cookie_secret),
-            )
-            .finish()),
-        Outcome::Rejected => Ok(render(
-            &req,
-            &state,
-            StatusCode::OK,
-            &username,
-            Some("Incorrect username or password."),
-        )),
+            );
+            Ok(response)
+        }
+        Outcome::Rejected => {
+            let waiting = waiting_for(&req, &state, request.as_deref()).await?;
+            Ok(render(
+                &req,
+                &state,
+                &username,
+                Some("Incorrect username or password."),
+                request.as_deref(),
+                waiting.map(|(name, _)| name),
+            ))
+        }
         Outcome::Locked { retry_after } => Err(AppError::TooManyAttempts { retry_after }),
     }
+}
+
+/// Where the browser is, as recorded with its session. The TCP peer only: forwarding
+/// headers are not trusted (checklist §1.30).
+pub fn client_of(req: &HttpRequest) -> Client {
+    Client {
+        ip: req.peer_addr().map(|a| a.ip().to_string()),
+        user_agent: req
+            .headers()
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+    }
+}
+
+/// The application (and `login_hint`) of the authorization request this browser started.
+async fn waiting_for(
+    req: &HttpRequest,
+    state: &AppState,
+    request: Option<&str>,
+) -> Result<Option<(String, Option<String>)>, AppError> {
+    let Some(id) = request.map(str::to_owned) else {
+        return Ok(None);
+    };
+    let (browser, _) = browser(req, state);
+    let now = crate::clock::now();
+    Ok(state
+        .db
+        .run(move |conn| authorization::client_name_for(conn, &id, &browser, now))
+        .await?)
 }
 
 fn render(
     req: &HttpRequest,
     state: &AppState,
-    status: StatusCode,
     username: &str,
     error: Option<&str>,
+    request_id: Option<&str>,
+    client_name: Option<String>,
 ) -> HttpResponse {
     let shown: String = username.chars().take(64).collect();
     csrf::form_page(req, state, |csrf| {
         page::render(
-            status,
+            StatusCode::OK,
             &LoginPage {
                 csrf,
                 username: &shown,
                 error,
+                request_id,
+                client_name: client_name.as_deref(),
             },
         )
     })

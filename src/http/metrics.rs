@@ -11,6 +11,12 @@ pub struct Metrics {
     pub tokens_issued: IntCounterVec,
 }
 
+impl Metrics {
+    pub fn token_issued(&self, grant_type: &str) {
+        self.tokens_issued.with_label_values(&[grant_type]).inc();
+    }
+}
+
 /// The middleware (which also serves `/metrics`) and our own counters.
 pub fn build() -> Result<(PrometheusMetrics, Metrics), String> {
     let registry = Registry::new();

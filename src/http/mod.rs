@@ -8,11 +8,13 @@ use actix_web::web;
 use crate::config::SignInConfig;
 use crate::crypto::password::PasswordHasher;
 use crate::crypto::{KeyRing, MasterKey};
+use crate::oauth::issuer::TokenSettings;
 use crate::store::Db;
 
 pub mod account;
 pub mod assets;
 pub mod authorize;
+pub mod consent;
 pub mod cookies;
 pub mod cors;
 pub mod csrf;
@@ -20,10 +22,12 @@ pub mod discovery;
 pub mod health;
 pub mod jwks;
 pub mod login;
+pub mod logout;
 pub mod metrics;
 pub mod page;
 pub mod request_log;
 pub mod token;
+pub mod userinfo;
 
 /// What handlers share; built once by `Application::build`.
 pub struct AppState {
@@ -40,6 +44,7 @@ pub struct AppState {
     pub master: Arc<MasterKey>,
     pub hasher: PasswordHasher,
     pub sign_in: SignInConfig,
+    pub tokens: Arc<TokenSettings>,
 }
 
 /// Every route, so that tests and the binary mount the same application.
@@ -59,9 +64,44 @@ pub fn routes(cfg: &mut web::ServiceConfig, origins: &cors::AllowedOrigins) {
             .wrap(cors::public_reads(origins))
             .route(web::get().to(jwks::jwks)),
     )
-    .route("/authorize", web::get().to(authorize::authorize))
-    .route("/authorize", web::post().to(authorize::authorize))
-    .route("/token", web::post().to(token::token))
+    // Never CORS on /authorize: it is a top-level navigation (checklist §1.29).
+    .service(
+        web::resource("/authorize")
+            .app_data(token::payload_config())
+            .route(web::get().to(authorize::authorize_get))
+            .route(web::post().to(authorize::authorize_post)),
+    )
+    .route("/authorize/resume", web::get().to(authorize::resume))
+    .service(
+        web::resource("/token")
+            .app_data(token::payload_config())
+            .wrap(cors::protocol(origins, &["POST"]))
+            .route(web::post().to(token::token)),
+    )
+    .service(
+        web::resource("/userinfo")
+            .app_data(token::payload_config())
+            .wrap(cors::protocol(origins, &["GET", "POST"]))
+            .route(web::get().to(userinfo::get))
+            .route(web::post().to(userinfo::post)),
+    )
+    .service(
+        web::resource("/consent")
+            .app_data(login::form_config())
+            .route(web::get().to(consent::show))
+            .route(web::post().to(consent::submit)),
+    )
+    .service(
+        web::resource("/logout")
+            .app_data(web::PayloadConfig::new(16 * 1024))
+            .route(web::get().to(logout::end_session_get))
+            .route(web::post().to(logout::end_session_post)),
+    )
+    .service(
+        web::resource("/logout/confirm")
+            .app_data(web::PayloadConfig::new(16 * 1024))
+            .route(web::post().to(logout::confirm)),
+    )
     .service(
         web::resource("/login")
             .app_data(login::form_config())

@@ -1,8 +1,96 @@
-//! `/token` (RFC 6749 §3.2). Grants land with their own issues; until then every
-//! request is answered `unsupported_grant_type` (RFC 6749 §5.2), never cached.
+//! `/token` (RFC 6749 §3.2): POST with a form body only, one parameter of each name,
+//! client authentication (`oauth::client_auth`), then the grant. Every answer, success
+//! or error, is `Cache-Control: no-store` (§5.1, checklist §1.23).
 
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+
+use super::authorize::is_form;
+use super::login::client_of;
+use super::AppState;
+use crate::oauth::client_auth;
+use crate::oauth::grants::authorization_code::{self, CodeRequest};
+use crate::oauth::grants::TokenContext;
+use crate::oauth::params::Params;
 use crate::oauth::OAuthError;
 
-pub async fn token() -> Result<actix_web::HttpResponse, OAuthError> {
-    Err(OAuthError::unsupported_grant_type())
+/// Checklist §3: bodies over 64 KiB are refused (413) before they are read.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+pub async fn token(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, OAuthError> {
+    let params = form_params(&req, &body)?;
+    // RFC 6749 §2.3.1: credentials never in the URL (checklist §1.25).
+    if !req.query_string().is_empty() {
+        return Err(OAuthError::invalid_request(
+            "parameters must be sent in the request body",
+        ));
+    }
+    if let Some(name) = params.first_duplicate() {
+        let shown = if name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
+            name
+        } else {
+            "a parameter"
+        };
+        return Err(OAuthError::invalid_request(&format!(
+            "{shown} was sent more than once"
+        )));
+    }
+    let grant_type = params
+        .get("grant_type")
+        .ok_or_else(|| OAuthError::invalid_request("grant_type is required"))?;
+    if grant_type != "authorization_code" {
+        return Err(OAuthError::unsupported_grant_type());
+    }
+    let authorization = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .map(|v| v.to_str().unwrap_or(""));
+    let presented = client_auth::presented(&params, authorization)?;
+    let ctx = TokenContext {
+        settings: state.tokens.clone(),
+        keys: state.keys.current(),
+        master: state.master.clone(),
+        origin: client_of(&req),
+    };
+    let now = crate::clock::now();
+    // The database work and the signatures run on the blocking pool, never on a worker.
+    let response = state
+        .db
+        .run(move |conn| {
+            authorization_code::exchange(
+                conn,
+                &ctx,
+                &CodeRequest {
+                    params: &params,
+                    presented: &presented,
+                },
+                now,
+            )
+        })
+        .await?;
+    state.metrics.token_issued("authorization_code");
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"))
+        .json(response))
+}
+
+/// The parameters of a form body (RFC 6749 Appendix B); anything else is `invalid_request`.
+pub fn form_params(req: &HttpRequest, body: &[u8]) -> Result<Params, OAuthError> {
+    if !is_form(req) {
+        return Err(OAuthError::invalid_request(
+            "the body must be application/x-www-form-urlencoded",
+        ));
+    }
+    Params::parse(body)
+        .map_err(|_| OAuthError::invalid_request("the body is not valid form encoding"))
+}
+
+/// Payload limit for the protocol endpoints: over it, actix answers 413.
+pub fn payload_config() -> web::PayloadConfig {
+    web::PayloadConfig::new(BODY_LIMIT)
 }

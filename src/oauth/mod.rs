@@ -1,9 +1,16 @@
-//! OAuth 2.0 core (RFC 6749). This slice holds the client model; the grants, the
-//! registrar/authorizer/issuer around oxide-auth arrive with the
-//! authorization-code issue.
+//! OAuth 2.0 core (RFC 6749) around oxide-auth's sans-IO grant machines: the client model,
+//! request parameters, client authentication, the authorization request, PKCE, redirect
+//! matching, access tokens and the grants.
 
+pub mod authorize;
 pub mod client;
+pub mod client_auth;
 pub mod error;
+pub mod grants;
+pub mod issuer;
+pub mod params;
+pub mod pkce;
+pub mod redirect;
 pub mod scope;
 
 pub use error::OAuthError;

@@ -5,17 +5,22 @@ use serde::Serialize;
 
 use crate::crypto::Alg;
 use crate::oauth::scope;
+use crate::oidc::acr;
 
 #[derive(Debug, Serialize)]
 pub struct ProviderMetadata {
     pub issuer: String,
     pub authorization_endpoint: String,
     pub token_endpoint: String,
+    pub userinfo_endpoint: String,
+    /// RP-Initiated Logout 1.0 §2.1.
+    pub end_session_endpoint: String,
     pub jwks_uri: String,
     pub scopes_supported: Vec<&'static str>,
     /// Only the code flow: no implicit or hybrid (RFC 9700 §2.1.2).
     pub response_types_supported: [&'static str; 1],
-    pub response_modes_supported: [&'static str; 1],
+    /// RFC 6749 query, and OAuth 2.0 Form Post Response Mode.
+    pub response_modes_supported: [&'static str; 2],
     pub grant_types_supported: [&'static str; 2],
     pub subject_types_supported: [&'static str; 1],
     pub id_token_signing_alg_values_supported: Vec<&'static str>,
@@ -25,6 +30,11 @@ pub struct ProviderMetadata {
     /// RFC 9207 §3.
     pub authorization_response_iss_parameter_supported: bool,
     pub claims_supported: [&'static str; 14],
+    pub acr_values_supported: Vec<&'static str>,
+    pub prompt_values_supported: [&'static str; 4],
+    /// Discovery §3 defaults `request_uri_parameter_supported` to true: say no.
+    pub request_parameter_supported: bool,
+    pub request_uri_parameter_supported: bool,
 }
 
 impl ProviderMetadata {
@@ -34,10 +44,12 @@ impl ProviderMetadata {
             issuer: issuer.to_owned(),
             authorization_endpoint: at("/authorize"),
             token_endpoint: at("/token"),
+            userinfo_endpoint: at("/userinfo"),
+            end_session_endpoint: at("/logout"),
             jwks_uri: at("/jwks"),
             scopes_supported: scope::STANDARD.to_vec(),
             response_types_supported: ["code"],
-            response_modes_supported: ["query"],
+            response_modes_supported: ["query", "form_post"],
             grant_types_supported: ["authorization_code", "refresh_token"],
             subject_types_supported: ["public"],
             id_token_signing_alg_values_supported: Alg::ALL.iter().map(|a| a.as_str()).collect(),
@@ -64,6 +76,10 @@ impl ProviderMetadata {
                 "email",
                 "email_verified",
             ],
+            acr_values_supported: acr::SUPPORTED.to_vec(),
+            prompt_values_supported: ["none", "login", "consent", "select_account"],
+            request_parameter_supported: false,
+            request_uri_parameter_supported: false,
         }
     }
 

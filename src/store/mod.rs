@@ -16,9 +16,14 @@ use diesel::prelude::*;
 use diesel::r2d2::{self, Pool, R2D2Connection};
 
 pub mod audit;
+pub mod authorization_codes;
+pub mod authorization_requests;
 pub mod clients;
+pub mod consents;
+pub mod grants;
 pub mod login_throttle;
 mod migrations;
+pub mod refresh_tokens;
 pub mod schema;
 pub mod sessions;
 pub mod signing_keys;

@@ -195,6 +195,30 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    grants (id) {
+        id -> Text,
+        client_id -> Text,
+        user_id -> Text,
+        session_id -> Nullable<Text>,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        revoked_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    authorization_requests (id) {
+        id -> Text,
+        binding_hash -> Binary,
+        client_id -> Text,
+        request -> Text,
+        consented_at -> Nullable<BigInt>,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+    }
+}
+
 /// Calls the macro `$m` with every table, so the lists that need them all (below, and
 /// `store::verify_schema`) cannot drift.
 macro_rules! with_all_tables {
@@ -212,7 +236,9 @@ macro_rules! with_all_tables {
             totp_credentials,
             recovery_codes,
             audit_events,
-            login_throttle
+            login_throttle,
+            grants,
+            authorization_requests
         );
     };
 }

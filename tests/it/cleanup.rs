@@ -1,5 +1,5 @@
-//! Housekeeping: expired sessions and stale sign-in counters are deleted, live ones are
-//! kept, a second pass finds nothing, and the background job runs by itself.
+//! Housekeeping: expired sessions, stale sign-in counters, codes, pending requests and
+//! grants are deleted, live ones are kept, a second pass finds nothing, and the background job runs by itself.
 
 use crate::common::{eventually, TestApp};
 use portcullis::cleanup::{self, Removed};
@@ -30,10 +30,17 @@ async fn stale_rows_go_and_live_rows_stay() {
                 .unwrap();
             users::insert(conn, &user)?;
             let client = Client::default();
-            sessions::start(conn, &user.id, &["pwd"], &client, 100, now - 200_000)?; // expired long ago
-            sessions::start(conn, &user.id, &["pwd"], &client, 3_600, now)?; // live
-            let ended =
-                sessions::start(conn, &user.id, &["pwd"], &client, 1_000_000, now - 100_000)?;
+            sessions::start(conn, &user.id, &["pwd"], "pwd", &client, 100, now - 200_000)?; // expired long ago
+            sessions::start(conn, &user.id, &["pwd"], "pwd", &client, 3_600, now)?; // live
+            let ended = sessions::start(
+                conn,
+                &user.id,
+                &["pwd"],
+                "pwd",
+                &client,
+                1_000_000,
+                now - 100_000,
+            )?;
             sessions::end(conn, &ended.cookie_secret, now - 90_000)?; // ended long ago
             login_throttle::record_failure(conn, "user:stale", limit(10), now - 10_000)?;
             login_throttle::record_failure(conn, "user:fresh", limit(10), now)?;
@@ -51,7 +58,8 @@ async fn stale_rows_go_and_live_rows_stay() {
         removed,
         Removed {
             sessions: 2,
-            login_throttle: 1
+            login_throttle: 1,
+            ..Removed::default()
         }
     );
     assert_eq!(session_count(&core), 1);
@@ -82,6 +90,7 @@ async fn the_clean_up_runs_in_the_background() {
                 conn,
                 &user.id,
                 &["pwd"],
+                "pwd",
                 &Client::default(),
                 1,
                 now - 200_000,
@@ -90,4 +99,41 @@ async fn the_clean_up_runs_in_the_background() {
         })
         .unwrap();
     assert!(eventually(10, || async { session_count(&core) == 0 }).await);
+}
+
+#[tokio::test]
+async fn expired_codes_pending_requests_and_grants_go_too() {
+    use crate::common::oidc::{self, browser, code_for, pkce, WEB, WEB_CALLBACK};
+    let app = TestApp::spawn_with(oidc::with_apps).await;
+    let (_, challenge) = pkce();
+    code_for(&app, &browser(), WEB, WEB_CALLBACK, &challenge).await;
+    let waiting = browser()
+        .get(oidc::authorize_url(
+            &app,
+            WEB,
+            WEB_CALLBACK,
+            &challenge,
+            &[],
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert!(oidc::location(&waiting).starts_with("/login?request="));
+
+    let core = portcullis::Core::open(app.config.clone()).unwrap();
+    let later = portcullis::clock::now() + 200_000;
+    let removed = core
+        .db
+        .run_blocking(|conn| cleanup::run_once(conn, &core.config.sign_in, later))
+        .unwrap();
+    assert_eq!(
+        removed,
+        Removed {
+            sessions: 1,
+            login_throttle: 0,
+            authorization_requests: 1,
+            authorization_codes: 1,
+            grants: 1,
+        }
+    );
 }

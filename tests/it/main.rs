@@ -4,13 +4,18 @@
 
 mod common;
 
+mod authorize;
 mod cleanup;
 mod cli;
+mod code_flow;
 mod config;
 mod cors;
 mod discovery;
 mod health;
 mod keys;
+mod logout;
 mod processes;
 mod signin;
 mod storage;
+mod token;
+mod userinfo;

@@ -11,6 +11,8 @@ use portcullis::config::{Config, Secret};
 use portcullis::Application;
 use tempfile::TempDir;
 
+pub mod oidc;
+
 pub const SECRET_KEY: &str = "integration-tests-secret-key-0123456789";
 
 /// A database that lives as long as the tests that share it.

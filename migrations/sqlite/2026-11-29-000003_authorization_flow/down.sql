@@ -1,0 +1,2 @@
+DROP TABLE authorization_requests;
+DROP TABLE grants;

@@ -1,0 +1,441 @@
+//! The person's side of the authorization code flow (OpenID Connect Core §3.1.2.3–3.1.2.5):
+//! decide whether the person must sign in or consent, keep the request while they do
+//! (bound to their browser), and issue the code.
+//!
+//! Every function runs on one pooled connection on the blocking pool; handlers map the
+//! [`Outcome`] to a page or a redirect.
+
+use serde_json::json;
+use subtle::ConstantTimeEq;
+
+use crate::crypto::{token, KeySet};
+use crate::oauth::authorize::{self, AuthorizationRequest, ClientRedirect, Refusal, ResponseMode};
+use crate::oauth::params::{has_control, Params};
+use crate::oidc::id_token;
+use crate::sessions::{self, Session};
+use crate::store::authorization_codes::{self as codes, CodeRow};
+use crate::store::authorization_requests::{self as pending, AuthorizationRequestRow};
+use crate::store::clients::{self, ClientRow};
+use crate::store::grants::{self, GrantRow};
+use crate::store::{self, consents, DbConnection, StoreError};
+
+/// How long a person has to sign in and consent (Keycloak's default login timeout).
+pub const REQUEST_TTL: i64 = 30 * 60;
+
+/// What the browser brought: its session cookie and its binding cookie.
+pub struct Browser {
+    pub session_secret: Option<String>,
+    pub binding: String,
+}
+
+/// The response that goes back to the client's redirect URI; `iss` is added by the
+/// HTTP layer to every one (RFC 9207 §2).
+#[derive(Debug, Clone)]
+pub struct ClientResponse {
+    pub redirect_uri: String,
+    pub response_mode: ResponseMode,
+    pub params: Vec<(&'static str, String)>,
+}
+
+#[derive(Debug)]
+pub enum Outcome {
+    /// An error shown to the person; nothing goes back to the client.
+    Page(&'static str),
+    Respond(ClientResponse),
+    SignIn {
+        request_id: String,
+    },
+    Consent {
+        request_id: String,
+    },
+}
+
+/// What the consent page shows.
+pub struct ConsentView {
+    pub request_id: String,
+    pub client_name: String,
+    pub scopes: Vec<String>,
+}
+
+const EXPIRED: &str = "This sign-in request has expired or was started in another browser. Go back to the application and start again.";
+
+impl From<Refusal> for Outcome {
+    fn from(r: Refusal) -> Self {
+        match r {
+            Refusal::Page(m) => Outcome::Page(m),
+            Refusal::Redirect {
+                to,
+                error,
+                description,
+            } => error_response(&to, error, &description),
+        }
+    }
+}
+
+fn error_response(to: &ClientRedirect, error: &'static str, description: &str) -> Outcome {
+    let mut params = vec![
+        ("error", error.to_owned()),
+        ("error_description", description.to_owned()),
+    ];
+    params.extend(to.state.clone().map(|s| ("state", s)));
+    Outcome::Respond(ClientResponse {
+        redirect_uri: to.redirect_uri.clone(),
+        response_mode: to.response_mode,
+        params,
+    })
+}
+
+/// A new authorization request (GET or POST `/authorize`).
+#[tracing::instrument(skip_all)]
+pub fn begin(
+    conn: &mut DbConnection,
+    params: &Params,
+    browser: &Browser,
+    keys: &KeySet,
+    issuer: &str,
+    code_ttl: i64,
+    now: i64,
+) -> Result<Outcome, StoreError> {
+    let client = match params.get("client_id") {
+        Some(id) if !params.is_duplicate("client_id") && !has_control(id) => {
+            clients::get(conn, id)?
+        }
+        _ => None,
+    };
+    let request = match authorize::validate(params, client.as_ref()) {
+        Ok(r) => r,
+        Err(refusal) => return Ok(refusal.into()),
+    };
+    let client = client.expect("validate checked the client");
+    // §3.1.2.1: the hint names who the client expects; a hint we did not sign is an error.
+    let hinted = match &request.oidc.id_token_hint {
+        None => None,
+        Some(hint) => match id_token::verify_hint(hint, keys, issuer) {
+            Some(claims) => Some(claims.sub),
+            None => {
+                return Ok(error_response(
+                    &request.client_redirect(),
+                    "invalid_request",
+                    "id_token_hint is not valid",
+                ))
+            }
+        },
+    };
+    let session = match &browser.session_secret {
+        Some(secret) => sessions::current(conn, secret, now)?,
+        None => None,
+    };
+    let session = session.filter(|s| hinted.as_ref().is_none_or(|sub| *sub == s.user_id));
+    proceed(
+        conn, request, &client, session, None, browser, code_ttl, now,
+    )
+}
+
+/// Back from sign-in or consent: continue the stored request.
+pub fn resume(
+    conn: &mut DbConnection,
+    request_id: &str,
+    browser: &Browser,
+    code_ttl: i64,
+    now: i64,
+) -> Result<Outcome, StoreError> {
+    let Some((row, request, client)) = load(conn, request_id, browser, now)? else {
+        return Ok(Outcome::Page(EXPIRED));
+    };
+    let session = match &browser.session_secret {
+        Some(secret) => sessions::current(conn, secret, now)?,
+        None => None,
+    };
+    proceed(
+        conn,
+        request,
+        &client,
+        session,
+        Some(&row),
+        browser,
+        code_ttl,
+        now,
+    )
+}
+
+/// The request behind `request_id`, if it is live and belongs to this browser.
+fn load(
+    conn: &mut DbConnection,
+    request_id: &str,
+    browser: &Browser,
+    now: i64,
+) -> Result<Option<(AuthorizationRequestRow, AuthorizationRequest, ClientRow)>, StoreError> {
+    let Some(row) = pending::get_live(conn, request_id, now)? else {
+        return Ok(None);
+    };
+    let binding = token::sha256(browser.binding.as_bytes());
+    if !bool::from(binding.ct_eq(&row.binding_hash)) {
+        return Ok(None);
+    }
+    let request: AuthorizationRequest =
+        serde_json::from_str(&row.request).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let Some(client) = clients::get(conn, &row.client_id)? else {
+        return Ok(None);
+    };
+    Ok(Some((row, request, client)))
+}
+
+/// What must happen next for this request.
+enum Next {
+    SignIn,
+    Consent,
+    Issue(Session),
+    Fail(&'static str, &'static str),
+}
+
+fn decide(
+    request: &AuthorizationRequest,
+    client: &ClientRow,
+    session: Option<Session>,
+    consented: Option<&[String]>,
+    pending: Option<&AuthorizationRequestRow>,
+    now: i64,
+) -> Next {
+    let prompt = request.oidc.prompt;
+    // Signed in during this very request: the freshness rules below are met.
+    let fresh = |s: &Session| pending.is_some_and(|p| s.auth_time >= p.created_at);
+    let needs_sign_in = match &session {
+        None => true,
+        Some(s) if fresh(s) => false,
+        // §3.1.2.1 prompt=login; max_age: "the OP MUST attempt to actively re-authenticate"
+        // when more time has passed (max_age=0 being prompt=login, so the same second is
+        // not enough).
+        Some(s) => {
+            prompt.login
+                || request
+                    .oidc
+                    .max_age
+                    .is_some_and(|m| m == 0 || now - s.auth_time > m)
+        }
+    };
+    if needs_sign_in {
+        return if prompt.none {
+            Next::Fail("login_required", "the user must sign in")
+        } else {
+            Next::SignIn
+        };
+    }
+    let session = session.expect("checked above");
+    let consented_here = pending.is_some_and(|p| p.consented_at.is_some());
+    let covered = consented.is_some_and(|c| request.scope.iter().all(|s| c.contains(s)));
+    let needs_consent = !consented_here && (prompt.consent || (!client.skip_consent && !covered));
+    if needs_consent {
+        return if prompt.none {
+            Next::Fail("consent_required", "the user must consent")
+        } else {
+            Next::Consent
+        };
+    }
+    Next::Issue(session)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn proceed(
+    conn: &mut DbConnection,
+    request: AuthorizationRequest,
+    client: &ClientRow,
+    session: Option<Session>,
+    pending: Option<&AuthorizationRequestRow>,
+    browser: &Browser,
+    code_ttl: i64,
+    now: i64,
+) -> Result<Outcome, StoreError> {
+    let consented = match &session {
+        Some(s) => consents::get(conn, &s.user_id, &client.id)?,
+        None => None,
+    };
+    match decide(
+        &request,
+        client,
+        session,
+        consented.as_deref(),
+        pending,
+        now,
+    ) {
+        Next::Fail(error, description) => Ok(error_response(
+            &request.client_redirect(),
+            error,
+            description,
+        )),
+        Next::Issue(session) => {
+            if let Some(p) = pending {
+                // Completes once, even if the browser comes back twice.
+                if !pending::delete(conn, &p.id)? {
+                    return Ok(Outcome::Page(EXPIRED));
+                }
+            }
+            let code = issue_code(conn, &request, &session, code_ttl, now)?;
+            let mut params = vec![("code", code)];
+            params.extend(request.state.clone().map(|s| ("state", s)));
+            Ok(Outcome::Respond(ClientResponse {
+                redirect_uri: request.redirect_uri.clone(),
+                response_mode: request.response_mode,
+                params,
+            }))
+        }
+        next => {
+            let request_id = match pending {
+                Some(p) => p.id.clone(),
+                None => keep(conn, &request, browser, now)?,
+            };
+            Ok(match next {
+                Next::SignIn => Outcome::SignIn { request_id },
+                _ => Outcome::Consent { request_id },
+            })
+        }
+    }
+}
+
+fn keep(
+    conn: &mut DbConnection,
+    request: &AuthorizationRequest,
+    browser: &Browser,
+    now: i64,
+) -> Result<String, StoreError> {
+    let row = AuthorizationRequestRow {
+        id: token::random_id(),
+        binding_hash: token::sha256(browser.binding.as_bytes()),
+        client_id: request.client_id.clone(),
+        request: serde_json::to_string(request).expect("a request serialises"),
+        consented_at: None,
+        created_at: now,
+        expires_at: now + REQUEST_TTL,
+    };
+    pending::insert(conn, &row)?;
+    Ok(row.id)
+}
+
+/// A new code (256 bits, stored as its SHA-256) and the grant it starts, carrying what
+/// the token step needs: nonce, PKCE challenge, auth_time, acr, amr (OpenID Connect
+/// Core §3.1.3; GUIDE: OpenID Connect wraps OAuth).
+fn issue_code(
+    conn: &mut DbConnection,
+    request: &AuthorizationRequest,
+    session: &Session,
+    code_ttl: i64,
+    now: i64,
+) -> Result<String, StoreError> {
+    let code = token::random_secret();
+    let grant = GrantRow {
+        id: token::random_id(),
+        client_id: request.client_id.clone(),
+        user_id: session.user_id.clone(),
+        session_id: Some(session.id.clone()),
+        created_at: now,
+        expires_at: now + code_ttl,
+        revoked_at: None,
+    };
+    let row = CodeRow {
+        code_hash: token::sha256(code.as_bytes()),
+        grant_id: grant.id.clone(),
+        client_id: request.client_id.clone(),
+        user_id: session.user_id.clone(),
+        session_id: Some(session.id.clone()),
+        redirect_uri: request.redirect_uri.clone(),
+        scope: serde_json::to_string(&request.scope).expect("a list serialises"),
+        nonce: request.oidc.nonce.clone(),
+        code_challenge: request.code_challenge.clone(),
+        code_challenge_method: request.code_challenge.as_ref().map(|_| "S256".to_owned()),
+        auth_time: session.auth_time,
+        acr: session.acr.clone(),
+        amr: Some(serde_json::to_string(&session.amr).expect("a list serialises")),
+        claims: request.oidc.claims.clone(),
+        created_at: now,
+        expires_at: now + code_ttl,
+        consumed_at: None,
+    };
+    store::transaction(conn, |conn| {
+        grants::insert(conn, &grant)?;
+        codes::insert(conn, &row)
+    })?;
+    Ok(code)
+}
+
+/// The application a pending request is for, to name it on the sign-in page.
+pub fn client_name_for(
+    conn: &mut DbConnection,
+    request_id: &str,
+    browser: &Browser,
+    now: i64,
+) -> Result<Option<(String, Option<String>)>, StoreError> {
+    Ok(load(conn, request_id, browser, now)?
+        .map(|(_, request, client)| (client.client_name, request.oidc.login_hint)))
+}
+
+/// What the consent page shows, or where to go instead.
+pub fn consent_view(
+    conn: &mut DbConnection,
+    request_id: &str,
+    browser: &Browser,
+    now: i64,
+) -> Result<Result<ConsentView, Outcome>, StoreError> {
+    let Some((row, request, client)) = load(conn, request_id, browser, now)? else {
+        return Ok(Err(Outcome::Page(EXPIRED)));
+    };
+    let signed_in = match &browser.session_secret {
+        Some(secret) => sessions::current(conn, secret, now)?.is_some(),
+        None => false,
+    };
+    if !signed_in {
+        return Ok(Err(Outcome::SignIn { request_id: row.id }));
+    }
+    Ok(Ok(ConsentView {
+        request_id: row.id,
+        client_name: client.client_name,
+        scopes: request.scope,
+    }))
+}
+
+/// The person's answer on the consent page.
+#[tracing::instrument(skip_all)]
+pub fn answer_consent(
+    conn: &mut DbConnection,
+    request_id: &str,
+    browser: &Browser,
+    allow: bool,
+    code_ttl: i64,
+    now: i64,
+) -> Result<Outcome, StoreError> {
+    let Some((row, request, client)) = load(conn, request_id, browser, now)? else {
+        return Ok(Outcome::Page(EXPIRED));
+    };
+    let session = match &browser.session_secret {
+        Some(secret) => sessions::current(conn, secret, now)?,
+        None => None,
+    };
+    let Some(session) = session else {
+        return Ok(Outcome::SignIn { request_id: row.id });
+    };
+    if !allow {
+        pending::delete(conn, &row.id)?;
+        store::audit::record(
+            conn,
+            "consent.denied",
+            Some(&session.user_id),
+            Some(&client.id),
+            json!({}),
+        )?;
+        // RFC 6749 §4.1.2.1: "The resource owner or authorization server denied the request."
+        return Ok(error_response(
+            &request.client_redirect(),
+            "access_denied",
+            "the user denied the request",
+        ));
+    }
+    let mut scopes = consents::get(conn, &session.user_id, &client.id)?.unwrap_or_default();
+    for s in &request.scope {
+        if !scopes.contains(s) {
+            scopes.push(s.clone());
+        }
+    }
+    store::transaction(conn, |conn| {
+        consents::put(conn, &session.user_id, &client.id, &scopes, now)?;
+        pending::mark_consented(conn, &row.id, now)
+    })?;
+    resume(conn, request_id, browser, code_ttl, now)
+}

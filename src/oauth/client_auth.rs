@@ -1,0 +1,186 @@
+//! Client authentication at the token endpoint (RFC 6749 §2.3, §3.2.1; checklist §1.26):
+//! `client_secret_basic`, `client_secret_post`, and `none` for public clients. One
+//! method per request; the registered method is the only one accepted; secrets are
+//! compared in constant time against their stored HMAC.
+
+use base64::Engine;
+use percent_encoding::percent_decode_str;
+
+use super::params::Params;
+use super::OAuthError;
+use crate::crypto::MasterKey;
+use crate::store::clients::{self, ClientRow};
+use crate::store::{DbConnection, StoreError};
+
+/// The credentials a request carries, before they are checked.
+#[derive(Clone)]
+pub enum Presented {
+    Basic {
+        client_id: String,
+        secret: String,
+    },
+    Post {
+        client_id: String,
+        secret: String,
+    },
+    /// A public client names itself (`none`).
+    Public {
+        client_id: String,
+    },
+}
+
+impl std::fmt::Debug for Presented {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Presented")
+            .field("client_id", &self.client_id())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Presented {
+    pub fn client_id(&self) -> &str {
+        match self {
+            Presented::Basic { client_id, .. }
+            | Presented::Post { client_id, .. }
+            | Presented::Public { client_id } => client_id,
+        }
+    }
+
+    pub fn secret(&self) -> Option<&str> {
+        match self {
+            Presented::Basic { secret, .. } | Presented::Post { secret, .. } => Some(secret),
+            Presented::Public { .. } => None,
+        }
+    }
+
+    pub fn used_basic(&self) -> bool {
+        matches!(self, Presented::Basic { .. })
+    }
+
+    /// RFC 6749 §5.2: 401 `invalid_client`, with `WWW-Authenticate` when Basic was used.
+    pub fn refused(&self) -> OAuthError {
+        OAuthError::invalid_client(self.used_basic())
+    }
+}
+
+/// Reads the credentials from the `Authorization` header and the body.
+pub fn presented(params: &Params, authorization: Option<&str>) -> Result<Presented, OAuthError> {
+    let body_id = params.get("client_id");
+    let body_secret = params.get("client_secret");
+    if params.is_duplicate("client_id") || params.is_duplicate("client_secret") {
+        return Err(OAuthError::invalid_request(
+            "client_id or client_secret was sent more than once",
+        ));
+    }
+    if let Some(header) = authorization {
+        let (client_id, secret) = basic(header).ok_or_else(|| OAuthError::invalid_client(true))?;
+        // RFC 6749 §2.3: "MUST NOT use more than one authentication method".
+        if body_secret.is_some() {
+            return Err(OAuthError::invalid_request(
+                "use one client authentication method",
+            ));
+        }
+        if body_id.is_some_and(|id| id != client_id) {
+            return Err(OAuthError::invalid_request(
+                "client_id does not match the credentials",
+            ));
+        }
+        return Ok(Presented::Basic { client_id, secret });
+    }
+    match (body_id, body_secret) {
+        (Some(id), Some(secret)) => Ok(Presented::Post {
+            client_id: id.to_owned(),
+            secret: secret.to_owned(),
+        }),
+        (Some(id), None) => Ok(Presented::Public {
+            client_id: id.to_owned(),
+        }),
+        (None, _) => {
+            Err(OAuthError::invalid_client(false).describe("client authentication is required"))
+        }
+    }
+}
+
+/// RFC 7617 with RFC 6749 §2.3.1: both halves are form-urlencoded before base64.
+fn basic(header: &str) -> Option<(String, String)> {
+    let (scheme, value) = header.trim().split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(value.trim())
+        .ok()?;
+    let decoded = String::from_utf8(decoded).ok()?;
+    let (id, secret) = decoded.split_once(':')?;
+    let unescape = |s: &str| {
+        percent_decode_str(&s.replace('+', " "))
+            .decode_utf8()
+            .ok()
+            .map(|c| c.into_owned())
+    };
+    let (id, secret) = (unescape(id)?, unescape(secret)?);
+    (!id.is_empty()).then_some((id, secret))
+}
+
+/// Finds the client and checks the credentials against its registered method.
+pub fn authenticate(
+    conn: &mut DbConnection,
+    master: &MasterKey,
+    presented: &Presented,
+) -> Result<ClientRow, AuthError> {
+    let client = clients::get(conn, presented.client_id())?;
+    // The same work whether the client exists or not (checklist §3.2 timing).
+    let stored = client
+        .as_ref()
+        .and_then(|c| c.secret_hash.clone())
+        .unwrap_or_else(|| vec![0; 32]);
+    let secret_ok = presented
+        .secret()
+        .is_some_and(|s| master.verify_client_secret(s, &stored));
+    let Some(client) = client else {
+        return Err(AuthError::Refused(presented.refused()));
+    };
+    let method_ok = matches!(
+        (client.token_endpoint_auth_method.as_str(), presented),
+        ("client_secret_basic", Presented::Basic { .. })
+            | ("client_secret_post", Presented::Post { .. })
+            | ("none", Presented::Public { .. })
+    );
+    let credentials_ok = match presented {
+        Presented::Public { .. } => client.public,
+        _ => secret_ok && !client.public,
+    };
+    if method_ok && credentials_ok {
+        Ok(client)
+    } else {
+        Err(AuthError::Refused(presented.refused()))
+    }
+}
+
+/// A refusal (the client's fault) or a storage failure (ours).
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("{0}")]
+    Refused(OAuthError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basic_credentials_are_form_decoded() {
+        let header = format!(
+            "Basic {}",
+            base64::engine::general_purpose::STANDARD.encode("my%3Aclient:s%2Bcr+t")
+        );
+        assert_eq!(
+            basic(&header),
+            Some(("my:client".to_owned(), "s+cr t".to_owned()))
+        );
+        assert_eq!(basic("Bearer abc"), None);
+        assert_eq!(basic("Basic !!!"), None);
+    }
+}

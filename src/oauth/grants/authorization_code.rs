@@ -1,0 +1,397 @@
+//! `grant_type=authorization_code` (RFC 6749 §4.1.3–4.1.4, RFC 7636 §4.5–4.6, OpenID
+//! Connect Core §3.1.3), driven through oxide-auth's sans-IO `code_grant::accesstoken`
+//! state machine. It asks us to authenticate the client (`Authenticate`), recover the
+//! grant behind the code (`Recover`), extend it (`Extend`: our PKCE check) and issue
+//! (`Issue`); it checks the client, redirect URI and expiry of what we recovered. Each
+//! question is answered on the one blocking-pool connection the handler lent us; the
+//! OpenID layer (the ID token) is added to the response here, since oxide-auth's
+//! response has no such field.
+
+use std::borrow::Cow;
+
+use chrono::{DateTime, Utc};
+use oxide_auth::code_grant::accesstoken::{
+    self as machine, AccessToken, Authorization, Input, Output,
+};
+use oxide_auth::primitives::grant::{Extensions, Grant};
+use oxide_auth::primitives::issuer::{IssuedToken, TokenType};
+use serde_json::json;
+
+use super::{TokenContext, TokenResponse};
+use crate::crypto::{token, Alg};
+use crate::oauth::client_auth::{self, AuthError, Presented};
+use crate::oauth::issuer::{self, AccessTokenClaims};
+use crate::oauth::params::Params;
+use crate::oauth::{pkce, OAuthError};
+use crate::oidc::id_token::{self, IdTokenClaims};
+use crate::store::authorization_codes::{self as codes, CodeRow};
+use crate::store::clients::ClientRow;
+use crate::store::refresh_tokens::{self, RefreshTokenRow};
+use crate::store::{self, audit, grants, DbConnection, StoreError};
+
+/// A token request for this grant, parsed by the handler.
+pub struct CodeRequest<'a> {
+    pub params: &'a Params,
+    pub presented: &'a Presented,
+}
+
+impl machine::Request for CodeRequest<'_> {
+    fn valid(&self) -> bool {
+        true
+    }
+    fn code(&self) -> Option<Cow<'_, str>> {
+        self.params.get("code").map(Cow::Borrowed)
+    }
+    fn authorization(&self) -> Authorization<'_> {
+        match self.presented {
+            Presented::Basic { client_id, secret } => Authorization::UsernamePassword(
+                Cow::Borrowed(client_id),
+                Cow::Borrowed(secret.as_bytes()),
+            ),
+            _ => Authorization::None,
+        }
+    }
+    fn client_id(&self) -> Option<Cow<'_, str>> {
+        match self.presented {
+            Presented::Basic { .. } => None,
+            other => Some(Cow::Borrowed(other.client_id())),
+        }
+    }
+    fn redirect_uri(&self) -> Option<Cow<'_, str>> {
+        self.params.get("redirect_uri").map(Cow::Borrowed)
+    }
+    fn grant_type(&self) -> Option<Cow<'_, str>> {
+        self.params.get("grant_type").map(Cow::Borrowed)
+    }
+    fn extension(&self, key: &str) -> Option<Cow<'_, str>> {
+        match (key, self.presented) {
+            ("client_secret", Presented::Post { secret, .. }) => Some(Cow::Borrowed(secret)),
+            ("client_secret", _) => None,
+            _ => self.params.get(key).map(Cow::Borrowed),
+        }
+    }
+    fn allow_credentials_in_body(&self) -> bool {
+        matches!(self.presented, Presented::Post { .. })
+    }
+}
+
+impl From<AuthError> for OAuthError {
+    fn from(e: AuthError) -> Self {
+        match e {
+            AuthError::Refused(e) => e,
+            AuthError::Store(e) => e.into(),
+        }
+    }
+}
+
+/// Exchanges a code for tokens. Errors are RFC 6749 §5.2 answers.
+#[tracing::instrument(skip_all, fields(client_id = request.presented.client_id()))]
+pub fn exchange(
+    conn: &mut DbConnection,
+    ctx: &TokenContext,
+    request: &CodeRequest<'_>,
+    now: i64,
+) -> Result<TokenResponse, OAuthError> {
+    let mut flow = AccessToken::new(request);
+    let mut input = Input::None;
+    let mut client: Option<ClientRow> = None;
+    let mut code: Option<CodeRow> = None;
+    let mut issued: Option<TokenResponse> = None;
+    loop {
+        input = match flow.advance(input) {
+            Output::Authenticate { .. } => {
+                client = Some(client_auth::authenticate(
+                    conn,
+                    &ctx.master,
+                    request.presented,
+                )?);
+                Input::Authenticated
+            }
+            Output::Recover { code: presented } => {
+                let client = client.as_ref().ok_or_else(out_of_order)?;
+                let row = redeem(
+                    conn,
+                    presented,
+                    client,
+                    request.params.get("redirect_uri"),
+                    now,
+                )?;
+                let grant = to_grant(&row)?;
+                code = Some(row);
+                Input::Recovered(Some(Box::new(grant)))
+            }
+            Output::Extend { .. } => {
+                let row = code.as_ref().ok_or_else(out_of_order)?;
+                check_verifier(row, request.params.get("code_verifier"))?;
+                Input::Extended {
+                    access_extensions: Extensions::new(),
+                }
+            }
+            Output::Issue { .. } => {
+                let (client, row) = (client.as_ref(), code.as_ref());
+                let response = issue(
+                    conn,
+                    ctx,
+                    client.ok_or_else(out_of_order)?,
+                    row.ok_or_else(out_of_order)?,
+                    now,
+                )?;
+                let token = IssuedToken {
+                    token: response.access_token.clone(),
+                    refresh: response.refresh_token.clone(),
+                    until: time(now + response.expires_in),
+                    token_type: TokenType::Bearer,
+                };
+                issued = Some(response);
+                Input::Issued(token)
+            }
+            Output::Ok(_) => return issued.take().ok_or_else(out_of_order),
+            Output::Err(mut e) => return Err(machine_error(&mut e)),
+        };
+    }
+}
+
+fn out_of_order() -> OAuthError {
+    OAuthError::unavailable(&"the token flow advanced out of order")
+}
+
+fn time(unix: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(unix, 0).unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
+
+/// oxide-auth's own refusals: a missing parameter, a grant type it does not handle, or a
+/// recovered grant whose client, redirect URI or lifetime does not match.
+fn machine_error(e: &mut machine::Error) -> OAuthError {
+    let kind = e.description().map(|d| d.kind().as_ref().to_owned());
+    match kind.as_deref() {
+        Some("invalid_grant") => {
+            OAuthError::invalid_grant("the code is invalid, expired or already used")
+        }
+        Some("unsupported_grant_type") => OAuthError::unsupported_grant_type(),
+        Some("invalid_client") => OAuthError::invalid_client(false),
+        Some(_) => OAuthError::invalid_request("code and redirect_uri are required"),
+        None => out_of_order(),
+    }
+}
+
+/// Marks the code used (once, atomically) and checks it belongs to this client and
+/// redirect URI. A code presented again revokes its grant: every token issued from it
+/// (RFC 6749 §4.1.2, §10.5; RFC 9700 §4.2.4).
+fn redeem(
+    conn: &mut DbConnection,
+    presented: &str,
+    client: &ClientRow,
+    redirect_uri: Option<&str>,
+    now: i64,
+) -> Result<CodeRow, OAuthError> {
+    let refused = || OAuthError::invalid_grant("the code is invalid, expired or already used");
+    let hash = token::sha256(presented.as_bytes());
+    if !codes::consume(conn, &hash, now)? {
+        if let Some(row) = codes::get(conn, &hash)? {
+            revoke_replayed(conn, &row, now)?;
+        }
+        return Err(refused());
+    }
+    let row = codes::get(conn, &hash)?.ok_or_else(refused)?;
+    if row.client_id != client.id {
+        // RFC 6749 §4.1.3: "ensure that the authorization code was issued to the
+        // authenticated confidential client".
+        return Err(OAuthError::invalid_grant(
+            "the code was issued to another client",
+        ));
+    }
+    // RFC 6749 §4.1.3: identical to the authorization request's value (compared as strings).
+    if redirect_uri != Some(row.redirect_uri.as_str()) {
+        return Err(OAuthError::invalid_grant(
+            "redirect_uri does not match the authorization request",
+        ));
+    }
+    if row.expires_at <= now {
+        return Err(OAuthError::invalid_grant("the code has expired"));
+    }
+    Ok(row)
+}
+
+fn revoke_replayed(conn: &mut DbConnection, row: &CodeRow, now: i64) -> Result<(), StoreError> {
+    store::transaction(conn, |conn| {
+        grants::revoke(conn, &row.grant_id, now)?;
+        refresh_tokens::revoke_family(conn, &row.grant_id, now)?;
+        audit::record(
+            conn,
+            "code.replayed",
+            Some(&row.user_id),
+            Some(&row.client_id),
+            json!({ "grant_id": row.grant_id }),
+        )
+    })?;
+    tracing::warn!(client_id = %row.client_id, "authorization code used twice: its grant is revoked");
+    Ok(())
+}
+
+fn to_grant(row: &CodeRow) -> Result<Grant, OAuthError> {
+    let scope: Vec<String> =
+        serde_json::from_str(&row.scope).map_err(|e| OAuthError::unavailable(&e))?;
+    Ok(Grant {
+        owner_id: row.user_id.clone(),
+        client_id: row.client_id.clone(),
+        scope: scope
+            .join(" ")
+            .parse()
+            .map_err(|_| OAuthError::unavailable(&"stored scope"))?,
+        redirect_uri: row
+            .redirect_uri
+            .parse()
+            .map_err(|e| OAuthError::unavailable(&e))?,
+        until: time(row.expires_at),
+        extensions: Extensions::new(),
+    })
+}
+
+/// RFC 7636 §4.6, and RFC 9700 §4.8.2: a verifier without a challenge is a downgrade.
+fn check_verifier(row: &CodeRow, verifier: Option<&str>) -> Result<(), OAuthError> {
+    let ok = match (&row.code_challenge, verifier) {
+        (Some(challenge), Some(verifier)) => pkce::verify(verifier, challenge),
+        (None, None) => true,
+        _ => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(OAuthError::invalid_grant(
+            "code_verifier does not match the code_challenge",
+        ))
+    }
+}
+
+fn issue(
+    conn: &mut DbConnection,
+    ctx: &TokenContext,
+    client: &ClientRow,
+    code: &CodeRow,
+    now: i64,
+) -> Result<TokenResponse, OAuthError> {
+    let s = &ctx.settings;
+    let scope: Vec<String> =
+        serde_json::from_str(&code.scope).map_err(|e| OAuthError::unavailable(&e))?;
+    let amr: Vec<String> = code
+        .amr
+        .as_deref()
+        .and_then(|a| serde_json::from_str(a).ok())
+        .unwrap_or_default();
+    let access_ttl = client.access_token_ttl.unwrap_or(s.access_token_ttl);
+    let has = |name: &str| scope.iter().any(|x| x == name);
+    let refresh = (has("offline_access") && client.grant_types.contains("\"refresh_token\""))
+        .then(|| new_refresh_token(ctx, client, code, now));
+    let keep_until = refresh.as_ref().map_or(now + access_ttl, |(_, row)| {
+        row.absolute_expires_at.max(now + access_ttl)
+    });
+    store::transaction(conn, |conn| {
+        // The grant may have been revoked (replay, disabled user) since the code was made.
+        if !grants::is_live(conn, &code.grant_id)? {
+            return Err(OAuthError::invalid_grant("the authorization was revoked"));
+        }
+        grants::extend(conn, &code.grant_id, keep_until)?;
+        if let Some((_, row)) = &refresh {
+            refresh_tokens::insert(conn, row)?;
+        }
+        Ok(())
+    })?;
+
+    let at_alg = alg(&client.access_token_signed_response_alg)?;
+    let access_token = issuer::mint(
+        &ctx.keys,
+        at_alg,
+        &AccessTokenClaims {
+            iss: s.issuer.clone(),
+            sub: code.user_id.clone(),
+            aud: s.audience.clone(),
+            exp: now + access_ttl,
+            iat: now,
+            jti: token::random_id(),
+            client_id: client.id.clone(),
+            scope: scope.join(" "),
+            auth_time: Some(code.auth_time),
+            acr: code.acr.clone(),
+            sid: code.session_id.clone(),
+            grant_id: Some(code.grant_id.clone()),
+        },
+        now,
+    )
+    .map_err(|e| OAuthError::unavailable(&e))?;
+    let id_token = if has("openid") {
+        let claims = IdTokenClaims {
+            iss: s.issuer.clone(),
+            sub: code.user_id.clone(),
+            aud: client.id.clone(),
+            azp: client.id.clone(),
+            exp: now + s.id_token_ttl,
+            iat: now,
+            auth_time: code.auth_time,
+            nonce: code.nonce.clone(),
+            acr: code.acr.clone(),
+            amr,
+            at_hash: Some(id_token::at_hash(&access_token)),
+            sid: code.session_id.clone(),
+        };
+        let alg = alg(&client.id_token_signed_response_alg)?;
+        Some(
+            id_token::sign(&ctx.keys, alg, &claims, now)
+                .map_err(|e| OAuthError::unavailable(&e))?,
+        )
+    } else {
+        None
+    };
+    Ok(TokenResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in: access_ttl,
+        scope: scope.join(" "),
+        refresh_token: refresh.map(|(secret, _)| secret),
+        id_token,
+    })
+}
+
+fn alg(name: &str) -> Result<Alg, OAuthError> {
+    name.parse()
+        .map_err(|e: String| OAuthError::unavailable(&e))
+}
+
+/// A new refresh token (256 bits, stored hashed) in the family of the code's grant.
+fn new_refresh_token(
+    ctx: &TokenContext,
+    client: &ClientRow,
+    code: &CodeRow,
+    now: i64,
+) -> (String, RefreshTokenRow) {
+    let s = &ctx.settings;
+    let secret = token::random_secret();
+    let absolute = now
+        + client
+            .refresh_token_absolute_ttl
+            .unwrap_or(s.refresh_absolute_ttl);
+    let idle = (now + client.refresh_token_idle_ttl.unwrap_or(s.refresh_idle_ttl)).min(absolute);
+    let row = RefreshTokenRow {
+        id: token::random_id(),
+        token_hash: token::sha256(secret.as_bytes()),
+        family_id: code.grant_id.clone(),
+        parent_id: None,
+        client_id: client.id.clone(),
+        user_id: code.user_id.clone(),
+        session_id: code.session_id.clone(),
+        scope: code.scope.clone(),
+        acr: code.acr.clone(),
+        amr: code.amr.clone(),
+        auth_time: code.auth_time,
+        created_at: now,
+        idle_expires_at: idle,
+        absolute_expires_at: absolute,
+        rotated_at: None,
+        revoked_at: None,
+        created_ip: ctx.origin.ip.clone(),
+        created_user_agent: ctx.origin.user_agent.clone(),
+        last_used_at: None,
+        last_ip: None,
+        last_user_agent: None,
+    };
+    (secret, row)
+}

@@ -1,0 +1,92 @@
+//! Access tokens: JWTs per RFC 9068, signed with the client's access-token algorithm
+//! (ES256 by default). Resource servers verify them against `/jwks`; `/userinfo` and
+//! introspection also check that their grant is still live.
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::Config;
+use crate::crypto::{jws, Alg, KeySet};
+
+/// What every token issued by this server shares, from the configuration.
+#[derive(Debug, Clone)]
+pub struct TokenSettings {
+    pub issuer: String,
+    /// RFC 9068 §3 `aud` when no resource was requested.
+    pub audience: String,
+    pub access_token_ttl: i64,
+    pub id_token_ttl: i64,
+    pub code_ttl: i64,
+    pub refresh_idle_ttl: i64,
+    pub refresh_absolute_ttl: i64,
+}
+
+impl TokenSettings {
+    pub fn new(config: &Config, issuer: &str) -> Self {
+        let t = &config.tokens;
+        TokenSettings {
+            issuer: issuer.to_owned(),
+            audience: t.audience.clone().unwrap_or_else(|| issuer.to_owned()),
+            access_token_ttl: t.access_token_ttl.as_secs(),
+            id_token_ttl: t.id_token_ttl.as_secs(),
+            code_ttl: t.authorization_code_ttl.as_secs(),
+            refresh_idle_ttl: t.refresh_token_idle_ttl.as_secs(),
+            refresh_absolute_ttl: t.refresh_token_absolute_ttl.as_secs(),
+        }
+    }
+}
+
+/// RFC 9068 §2.2 claims, plus RFC 9470 §6.1 `acr`/`auth_time` and the grant they came
+/// from (revoking the grant makes the token inactive at introspection and userinfo).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AccessTokenClaims {
+    pub iss: String,
+    pub sub: String,
+    pub aud: String,
+    pub exp: i64,
+    pub iat: i64,
+    pub jti: String,
+    pub client_id: String,
+    pub scope: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acr: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grant_id: Option<String>,
+}
+
+/// No key can sign for the algorithm (keys missing or not loaded yet).
+#[derive(Debug, thiserror::Error)]
+#[error("no signing key for {0}")]
+pub struct NoSigningKey(pub Alg);
+
+/// Signs `claims` as an `at+jwt` (RFC 9068 §2.1).
+pub fn mint(
+    keys: &KeySet,
+    alg: Alg,
+    claims: &AccessTokenClaims,
+    now: i64,
+) -> Result<String, NoSigningKey> {
+    let key = keys.signing_key(alg, now).ok_or(NoSigningKey(alg))?;
+    Ok(jws::encode(&key.signer, &key.kid, "at+jwt", claims))
+}
+
+/// RFC 9068 §4: signature by one of our keys, `typ` `at+jwt`, our issuer and audience, not
+/// expired. Whether its grant is still live is the caller's second question.
+pub fn verify(
+    token: &str,
+    keys: &KeySet,
+    settings: &TokenSettings,
+    now: i64,
+) -> Option<AccessTokenClaims> {
+    let verified = jws::verify(token, keys)?;
+    let typ = verified.typ.as_deref()?.to_ascii_lowercase();
+    if typ != "at+jwt" && typ != "application/at+jwt" {
+        return None;
+    }
+    let claims: AccessTokenClaims = serde_json::from_slice(&verified.payload).ok()?;
+    (claims.iss == settings.issuer && claims.aud == settings.audience && claims.exp > now)
+        .then_some(claims)
+}

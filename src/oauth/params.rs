@@ -1,0 +1,111 @@
+//! Request parameters of `application/x-www-form-urlencoded` messages (RFC 6749
+//! Appendix B), as sent in `/authorize` query strings and in form bodies.
+//!
+//! RFC 6749 §3.1 and §3.2: "Request and response parameters MUST NOT be included more
+//! than once." Empty values count as absent (checklist §3.1); bytes that do not decode to
+//! UTF-8 make the whole message malformed.
+
+use std::collections::HashMap;
+
+use percent_encoding::percent_decode;
+
+/// The decoded parameters, each present at most once.
+#[derive(Debug, Default, Clone)]
+pub struct Params {
+    values: HashMap<String, String>,
+    duplicates: Vec<String>,
+}
+
+/// A message whose encoding is broken (invalid percent-encoding or UTF-8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Malformed;
+
+impl Params {
+    pub fn parse(raw: &[u8]) -> Result<Params, Malformed> {
+        let mut params = Params::default();
+        for pair in raw.split(|b| *b == b'&').filter(|p| !p.is_empty()) {
+            let (name, value) = match pair.iter().position(|b| *b == b'=') {
+                Some(i) => (&pair[..i], &pair[i + 1..]),
+                None => (pair, &[][..]),
+            };
+            let (name, value) = (decode(name)?, decode(value)?);
+            if value.is_empty() {
+                continue;
+            }
+            if params.values.contains_key(&name) {
+                if !params.duplicates.contains(&name) {
+                    params.duplicates.push(name);
+                }
+                continue;
+            }
+            params.values.insert(name, value);
+        }
+        Ok(params)
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.values.get(name).map(String::as_str)
+    }
+
+    /// True when `name` was sent more than once.
+    pub fn is_duplicate(&self, name: &str) -> bool {
+        self.duplicates.iter().any(|d| d == name)
+    }
+
+    /// The first parameter sent more than once, if any.
+    pub fn first_duplicate(&self) -> Option<&str> {
+        self.duplicates.first().map(String::as_str)
+    }
+}
+
+fn decode(raw: &[u8]) -> Result<String, Malformed> {
+    let spaced: Vec<u8> = raw
+        .iter()
+        .map(|b| if *b == b'+' { b' ' } else { *b })
+        .collect();
+    // A `%` not followed by two hex digits is not percent-encoding (RFC 3986 §2.1).
+    for (i, b) in spaced.iter().enumerate() {
+        if *b == b'%'
+            && !(spaced.get(i + 1).is_some_and(u8::is_ascii_hexdigit)
+                && spaced.get(i + 2).is_some_and(u8::is_ascii_hexdigit))
+        {
+            return Err(Malformed);
+        }
+    }
+    percent_decode(&spaced)
+        .decode_utf8()
+        .map(|s| s.into_owned())
+        .map_err(|_| Malformed)
+}
+
+/// True when `value` holds control characters (NUL, CR, LF…), which no parameter of ours
+/// may carry (checklist §3.1: no header injection, nothing echoed raw).
+pub fn has_control(value: &str) -> bool {
+    value.chars().any(char::is_control)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_decodes_and_finds_duplicates() {
+        let p = Params::parse(b"a=1&b=x+y%2B&c=&a=2&d").unwrap();
+        assert_eq!(p.get("a"), Some("1"));
+        assert_eq!(p.get("b"), Some("x y+"));
+        assert_eq!(p.get("c"), None);
+        assert_eq!(p.get("d"), None);
+        assert!(p.is_duplicate("a"));
+        assert!(!p.is_duplicate("b"));
+        assert_eq!(p.first_duplicate(), Some("a"));
+    }
+
+    #[test]
+    fn refuses_broken_encoding() {
+        assert_eq!(Params::parse(b"a=%FF").unwrap_err(), Malformed);
+        assert_eq!(Params::parse(b"a=%C0%AF").unwrap_err(), Malformed);
+        assert_eq!(Params::parse(b"a=%4").unwrap_err(), Malformed);
+        assert_eq!(Params::parse(b"a=%zz").unwrap_err(), Malformed);
+        assert!(Params::parse(b"a=%E2%82%AC").is_ok());
+    }
+}

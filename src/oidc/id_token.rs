@@ -1,0 +1,61 @@
+//! ID tokens (OpenID Connect Core §2, §3.1.3.6–3.1.3.7), signed with the client's
+//! `id_token_signed_response_alg` (RS256 by default, §15.1).
+
+use serde::{Deserialize, Serialize};
+
+use crate::crypto::{jws, token, Alg, KeySet};
+use crate::oauth::issuer::NoSigningKey;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct IdTokenClaims {
+    pub iss: String,
+    pub sub: String,
+    pub aud: String,
+    /// §2: the party the token was issued to.
+    pub azp: String,
+    pub exp: i64,
+    pub iat: i64,
+    pub auth_time: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acr: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub amr: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub at_hash: Option<String>,
+    /// OpenID Connect Front-Channel Logout §3: the session the token belongs to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
+}
+
+/// §3.1.3.6: the left half of the SHA-256 of the access token, base64url. Both RS256 and
+/// ES256 hash with SHA-256.
+pub fn at_hash(access_token: &str) -> String {
+    token::b64url(&token::sha256(access_token.as_bytes())[..16])
+}
+
+pub fn sign(
+    keys: &KeySet,
+    alg: Alg,
+    claims: &IdTokenClaims,
+    now: i64,
+) -> Result<String, NoSigningKey> {
+    let key = keys.signing_key(alg, now).ok_or(NoSigningKey(alg))?;
+    Ok(jws::encode(&key.signer, &key.kid, "JWT", claims))
+}
+
+/// The claims of an ID token we issued, signature checked; expiry is not (RP-Initiated
+/// Logout 1.0 §2 accepts an expired `id_token_hint`).
+pub fn verify_hint(token: &str, keys: &KeySet, issuer: &str) -> Option<IdTokenClaims> {
+    let verified = jws::verify(token, keys)?;
+    if verified
+        .typ
+        .as_deref()
+        .is_some_and(|t| !t.eq_ignore_ascii_case("JWT"))
+    {
+        return None;
+    }
+    let claims: IdTokenClaims = serde_json::from_slice(&verified.payload).ok()?;
+    (claims.iss == issuer).then_some(claims)
+}

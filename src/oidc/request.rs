@@ -1,0 +1,137 @@
+//! The OpenID Connect parameters of an authentication request (OpenID Connect Core
+//! §3.1.2.1), which OAuth 2.0 does not know: `nonce`, `prompt`, `max_age`,
+//! `id_token_hint`, `login_hint`, `acr_values`, `claims`, `display`, `ui_locales`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::oauth::params::{has_control, Params};
+
+/// Checklist §3 limits.
+const MAX_NONCE: usize = 512;
+const MAX_HINT: usize = 256;
+
+/// `prompt` (OpenID Connect Core §3.1.2.1).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Prompt {
+    /// No page may be shown: fail with `login_required`/`consent_required` instead.
+    pub none: bool,
+    /// Sign in again even with a live session (also `select_account`: one account per
+    /// browser session here, so choosing one means signing in).
+    pub login: bool,
+    /// Ask for consent again even if it was given before.
+    pub consent: bool,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct OidcParams {
+    pub nonce: Option<String>,
+    #[serde(default)]
+    pub prompt: Prompt,
+    pub max_age: Option<i64>,
+    pub id_token_hint: Option<String>,
+    pub login_hint: Option<String>,
+    #[serde(default)]
+    pub acr_values: Vec<String>,
+    /// The `claims` request parameter (§5.5), kept as JSON for the token step.
+    pub claims: Option<String>,
+}
+
+/// Parses the OpenID parameters; the error is an `invalid_request` description.
+pub fn parse(params: &Params) -> Result<OidcParams, &'static str> {
+    let text = |name: &str, max: usize| -> Result<Option<String>, &'static str> {
+        match params.get(name) {
+            Some(v) if v.len() > max || has_control(v) => {
+                Err("a parameter is too long or malformed")
+            }
+            v => Ok(v.map(str::to_owned)),
+        }
+    };
+    let nonce = text("nonce", MAX_NONCE)?;
+    let login_hint = text("login_hint", MAX_HINT)?;
+    let id_token_hint = text("id_token_hint", 4096)?;
+    let max_age = match params.get("max_age") {
+        None => None,
+        Some(v) => Some(
+            v.parse::<u32>()
+                .map(i64::from)
+                .map_err(|_| "max_age must be a non-negative number of seconds")?,
+        ),
+    };
+    let claims = match params.get("claims") {
+        None => None,
+        Some(v) => match serde_json::from_str::<serde_json::Value>(v) {
+            Ok(serde_json::Value::Object(_)) => Some(v.to_owned()),
+            _ => return Err("claims must be a JSON object"),
+        },
+    };
+    if let Some(display) = params.get("display") {
+        if !matches!(display, "page" | "popup" | "touch" | "wap") {
+            return Err("display must be page, popup, touch or wap");
+        }
+    }
+    Ok(OidcParams {
+        nonce,
+        prompt: prompt(params.get("prompt"))?,
+        max_age,
+        id_token_hint,
+        login_hint,
+        acr_values: params
+            .get("acr_values")
+            .map(|v| {
+                v.split(' ')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default(),
+        claims,
+    })
+}
+
+fn prompt(value: Option<&str>) -> Result<Prompt, &'static str> {
+    let mut prompt = Prompt::default();
+    let Some(value) = value else {
+        return Ok(prompt);
+    };
+    let mut count = 0;
+    for v in value.split(' ').filter(|s| !s.is_empty()) {
+        count += 1;
+        match v {
+            "none" => prompt.none = true,
+            "login" | "select_account" => prompt.login = true,
+            "consent" => prompt.consent = true,
+            _ => return Err("prompt must be none, login, consent or select_account"),
+        }
+    }
+    // §3.1.2.1: "If this parameter contains none with any other value, an error is returned."
+    if prompt.none && count > 1 {
+        return Err("prompt=none cannot be combined with other values");
+    }
+    Ok(prompt)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prompt_values() {
+        assert_eq!(prompt(None).unwrap(), Prompt::default());
+        assert!(prompt(Some("none")).unwrap().none);
+        let p = prompt(Some("login consent")).unwrap();
+        assert!(p.login && p.consent && !p.none);
+        assert!(prompt(Some("select_account")).unwrap().login);
+        assert!(prompt(Some("none login")).is_err());
+        assert!(prompt(Some("bogus")).is_err());
+    }
+
+    #[test]
+    fn max_age_and_claims() {
+        let p = Params::parse(b"max_age=0&claims=%7B%7D").unwrap();
+        let o = parse(&p).unwrap();
+        assert_eq!(o.max_age, Some(0));
+        assert_eq!(o.claims.as_deref(), Some("{}"));
+        assert!(parse(&Params::parse(b"max_age=-1").unwrap()).is_err());
+        assert!(parse(&Params::parse(b"claims=%5B%5D").unwrap()).is_err());
+    }
+}

@@ -1,0 +1,79 @@
+//! `grants`: one per authorization. The code and every token issued from it carry the
+//! grant id, so revoking the grant revokes them all (RFC 6749 §4.1.2, §10.5).
+
+use diesel::prelude::*;
+
+use super::schema::{grants, users};
+use super::{DbConnection, StoreError};
+
+#[derive(Debug, Queryable, Selectable, Insertable, Clone)]
+#[diesel(table_name = grants)]
+pub struct GrantRow {
+    pub id: String,
+    pub client_id: String,
+    pub user_id: String,
+    pub session_id: Option<String>,
+    pub created_at: i64,
+    /// When the last token issued from it expires (for housekeeping).
+    pub expires_at: i64,
+    pub revoked_at: Option<i64>,
+}
+
+pub fn insert(conn: &mut DbConnection, row: &GrantRow) -> Result<(), StoreError> {
+    diesel::insert_into(grants::table)
+        .values(row)
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Marks the grant revoked; returns false when it was already.
+pub fn revoke(conn: &mut DbConnection, id: &str, now: i64) -> Result<bool, StoreError> {
+    Ok(
+        diesel::update(grants::table.find(id).filter(grants::revoked_at.is_null()))
+            .set(grants::revoked_at.eq(now))
+            .execute(conn)?
+            > 0,
+    )
+}
+
+/// Keeps the row at least until `expires_at` (tokens issued from it live that long).
+pub fn extend(conn: &mut DbConnection, id: &str, expires_at: i64) -> Result<(), StoreError> {
+    diesel::update(
+        grants::table
+            .find(id)
+            .filter(grants::expires_at.lt(expires_at)),
+    )
+    .set(grants::expires_at.eq(expires_at))
+    .execute(conn)?;
+    Ok(())
+}
+
+/// True when the grant exists, is not revoked and its user is not disabled: what a
+/// token issued from it needs to be active.
+pub fn is_live(conn: &mut DbConnection, id: &str) -> Result<bool, StoreError> {
+    let user: Option<String> = grants::table
+        .find(id)
+        .filter(grants::revoked_at.is_null())
+        .select(grants::user_id)
+        .first(conn)
+        .optional()?;
+    let Some(user) = user else {
+        return Ok(false);
+    };
+    let disabled: Option<bool> = users::table
+        .find(user)
+        .select(users::disabled)
+        .first(conn)
+        .optional()?;
+    Ok(disabled == Some(false))
+}
+
+/// Deletes up to `batch` grants whose tokens have all expired before `cutoff`.
+pub fn delete_stale(conn: &mut DbConnection, cutoff: i64, batch: i64) -> Result<usize, StoreError> {
+    let stale: Vec<String> = grants::table
+        .select(grants::id)
+        .filter(grants::expires_at.le(cutoff))
+        .limit(batch)
+        .load(conn)?;
+    Ok(diesel::delete(grants::table.filter(grants::id.eq_any(&stale))).execute(conn)?)
+}

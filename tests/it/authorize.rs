@@ -1,0 +1,400 @@
+//! `/authorize` rules (issue #3, checklist §1.1–1.5, §1.16–1.18, §3.1): errors before
+//! the client and redirect URI are known are pages, never redirects; later ones go back
+//! to the client with `error`, `state` and `iss`.
+
+use reqwest::header::LOCATION;
+
+use crate::common::oidc::{
+    self, authorize_url, browser, drive, location, pkce, query_of, WEB, WEB_CALLBACK,
+};
+use crate::common::TestApp;
+
+/// A page, not a redirect: 400, HTML, no Location.
+async fn assert_error_page(app: &TestApp, url: &str) {
+    let response = app.http.get(url).send().await.unwrap();
+    assert_eq!(response.status(), 400, "{url}");
+    assert!(
+        response.headers().get(LOCATION).is_none(),
+        "never redirected: {url}"
+    );
+    assert_eq!(response.headers()["x-frame-options"], "DENY");
+}
+
+/// Sent back to the registered callback with `error` (and the request's state and iss).
+async fn assert_redirected_error(app: &TestApp, url: &str, error: &str) {
+    let response = app.http.get(url).send().await.unwrap();
+    assert_eq!(response.status(), 303, "{url}");
+    let to = location(&response);
+    assert!(to.starts_with(WEB_CALLBACK), "{to}");
+    let params = query_of(&to);
+    assert_eq!(
+        params.get("error").map(String::as_str),
+        Some(error),
+        "{url}"
+    );
+    assert_eq!(params["state"], "state-123");
+    assert_eq!(params["iss"], app.issuer, "RFC 9207: iss on errors too");
+    assert!(!params.contains_key("code"));
+}
+
+#[tokio::test]
+async fn unknown_clients_and_unregistered_redirect_uris_get_a_page() {
+    let app = TestApp::spawn_with(oidc::with_apps).await;
+    let (_, challenge) = pkce();
+    assert_error_page(
+        &app,
+        &authorize_url(&app, "unknown", "https://evil.test/cb", &challenge, &[]),
+    )
+    .await;
+    for tricky in [
+        "https://web.test/callback/",
+        "https://WEB.test/callback",
+        "https://web.test:443/callback",
+        "https://web.test/callback?x=1",
+        "http://web.test/callback",
+        "https://web.test/callback/../x",
+        "https://web.test.evil.test/callback",
+        "https://web.test@evil.test/callback",
+        "https://evil.test/callback",
+        "javascript:alert(1)",
+        "//evil.test/callback",
+    ] {
+        assert_error_page(&app, &authorize_url(&app, WEB, tricky, &challenge, &[])).await;
+    }
+    // Missing redirect_uri (required by OpenID Connect), duplicated client_id, NUL bytes.
+    assert_error_page(
+        &app,
+        &authorize_url(&app, WEB, WEB_CALLBACK, &challenge, &[("redirect_uri", "")]),
+    )
+    .await;
+    let url = authorize_url(&app, WEB, WEB_CALLBACK, &challenge, &[]);
+    assert_error_page(&app, &format!("{url}&client_id=spa")).await;
+    assert_error_page(
+        &app,
+        &format!("{url}&redirect_uri=https%3A%2F%2Fweb.test%2Fcallback%00"),
+    )
+    .await;
+    assert_error_page(&app, &format!("{}/authorize?client_id=%FF", app.issuer)).await;
+}
+
+#[tokio::test]
+async fn bad_requests_from_a_known_client_go_back_with_the_right_error() {
+    let app = TestApp::spawn_with(oidc::with_apps).await;
+    let (_, challenge) = pkce();
+    let url = |extra: &[(&str, &str)]| authorize_url(&app, WEB, WEB_CALLBACK, &challenge, extra);
+    assert_redirected_error(&app, &url(&[("scope", "openid bogus")]), "invalid_scope").await;
+    assert_redirected_error(&app, &url(&[("scope", "")]), "invalid_scope").await;
+    assert_redirected_error(
+        &app,
+        &url(&[("code_challenge", ""), ("code_challenge_method", "")]),
+        "invalid_request",
+    )
+    .await;
+    assert_redirected_error(
+        &app,
+        &url(&[("code_challenge_method", "plain")]),
+        "invalid_request",
+    )
+    .await;
+    assert_redirected_error(
+        &app,
+        &url(&[("code_challenge_method", "")]),
+        "invalid_request",
+    )
+    .await;
+    assert_redirected_error(
+        &app,
+        &url(&[("code_challenge", "too-short")]),
+        "invalid_request",
+    )
+    .await;
+    assert_redirected_error(
+        &app,
+        &url(&[("response_type", "token")]),
+        "unsupported_response_type",
+    )
+    .await;
+    assert_redirected_error(
+        &app,
+        &url(&[("response_type", "code id_token")]),
+        "unsupported_response_type",
+    )
+    .await;
+    assert_redirected_error(
+        &app,
+        &url(&[("response_type", "")]),
+        "unsupported_response_type",
+    )
+    .await;
+    assert_redirected_error(&app, &url(&[("prompt", "none login")]), "invalid_request").await;
+    assert_redirected_error(&app, &url(&[("max_age", "-1")]), "invalid_request").await;
+    assert_redirected_error(
+        &app,
+        &url(&[("request", "eyJhbGciOiJub25lIn0.e30.")]),
+        "request_not_supported",
+    )
+    .await;
+    assert_redirected_error(
+        &app,
+        &url(&[("id_token_hint", "not.a.token")]),
+        "invalid_request",
+    )
+    .await;
+    assert_redirected_error(
+        &app,
+        &format!("{}&scope=openid", url(&[])),
+        "invalid_request",
+    )
+    .await;
+    assert_redirected_error(
+        &app,
+        &format!("{}&code_challenge={challenge}", url(&[])),
+        "invalid_request",
+    )
+    .await;
+    // No session and no page allowed.
+    assert_redirected_error(&app, &url(&[("prompt", "none")]), "login_required").await;
+}
+
+#[tokio::test]
+async fn state_comes_back_byte_identical_and_unknown_parameters_are_ignored() {
+    let app = TestApp::spawn_with(oidc::with_apps).await;
+    let (_, challenge) = pkce();
+    let browser = browser();
+    let long = "x".repeat(1024);
+    for state in ["+ &=", long.as_str()] {
+        let url = authorize_url(
+            &app,
+            WEB,
+            WEB_CALLBACK,
+            &challenge,
+            &[("state", state), ("extra", "foobar")],
+        );
+        let to = location(&drive(&app, &browser, &url).await);
+        let params = query_of(&to);
+        assert_eq!(params["state"], state);
+        assert!(params.contains_key("code"));
+    }
+}
+
+#[tokio::test]
+async fn a_signed_in_person_is_not_asked_again_unless_the_client_says_so() {
+    let app = TestApp::spawn_with(oidc::with_apps).await;
+    let (_, challenge) = pkce();
+    let browser = browser();
+    let first = drive(
+        &app,
+        &browser,
+        &authorize_url(&app, WEB, WEB_CALLBACK, &challenge, &[]),
+    )
+    .await;
+    assert!(query_of(&location(&first)).contains_key("code"));
+
+    // Single sign-on and remembered consent: straight back with a code, even with prompt=none.
+    for extra in [
+        &[][..],
+        &[("prompt", "none")][..],
+        &[("max_age", "3600")][..],
+    ] {
+        let again = browser
+            .get(authorize_url(&app, WEB, WEB_CALLBACK, &challenge, extra))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(again.status(), 303);
+        assert!(
+            query_of(&location(&again)).contains_key("code"),
+            "{extra:?}"
+        );
+    }
+    // prompt=login, max_age=0 and select_account send the person to the sign-in page.
+    for extra in [
+        ("prompt", "login"),
+        ("max_age", "0"),
+        ("prompt", "select_account"),
+    ] {
+        let forced = browser
+            .get(authorize_url(&app, WEB, WEB_CALLBACK, &challenge, &[extra]))
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            location(&forced).starts_with("/login?request="),
+            "{extra:?}"
+        );
+    }
+    // prompt=consent shows the consent page again.
+    let consent = browser
+        .get(authorize_url(
+            &app,
+            WEB,
+            WEB_CALLBACK,
+            &challenge,
+            &[("prompt", "consent")],
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert!(location(&consent).starts_with("/consent?request="));
+    // A new scope needs consent, which prompt=none cannot show.
+    let url = authorize_url(
+        &app,
+        WEB,
+        WEB_CALLBACK,
+        &challenge,
+        &[("scope", "openid offline_access"), ("prompt", "none")],
+    );
+    let to = location(&browser.get(url).send().await.unwrap());
+    assert_eq!(query_of(&to)["error"], "consent_required");
+}
+
+#[tokio::test]
+async fn consent_names_the_application_and_a_denial_goes_back_as_access_denied() {
+    let app = TestApp::spawn_with(oidc::with_apps).await;
+    let (_, challenge) = pkce();
+    let browser = browser();
+    let start = browser
+        .get(authorize_url(&app, WEB, WEB_CALLBACK, &challenge, &[]))
+        .send()
+        .await
+        .unwrap();
+    let login = location(&start);
+    let page = browser
+        .get(app.url(&login))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("Web App"),
+        "the sign-in page names the application"
+    );
+    let request = query_of(&app.url(&login))["request"].clone();
+    let csrf = oidc::csrf_of(&page);
+    let signed_in = browser
+        .post(app.url("/login"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("username", "alice"),
+            ("password", oidc::PASSWORD),
+            ("request", &request),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        location(&signed_in),
+        format!("/authorize/resume?request={request}")
+    );
+    let consent = location(
+        &browser
+            .get(app.url(&location(&signed_in)))
+            .send()
+            .await
+            .unwrap(),
+    );
+    let page = browser
+        .get(app.url(&consent))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Web App") && page.contains("See your email address"));
+
+    // A forged consent (no CSRF token) changes nothing.
+    let forged = browser
+        .post(app.url("/consent"))
+        .form(&[("request", request.as_str()), ("decision", "allow")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 403);
+
+    let denied = oidc::answer_consent(&app, &browser, &consent, "deny").await;
+    let params = query_of(&location(&denied));
+    assert_eq!(params["error"], "access_denied");
+    assert_eq!(params["state"], "state-123");
+    assert_eq!(params["iss"], app.issuer);
+    // The request is gone: coming back to it shows a page.
+    let again = browser
+        .get(app.url(&format!("/authorize/resume?request={request}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 400);
+}
+
+#[tokio::test]
+async fn a_pending_request_belongs_to_the_browser_that_started_it() {
+    let app = TestApp::spawn_with(oidc::with_apps).await;
+    let (_, challenge) = pkce();
+    let alice = browser();
+    let start = alice
+        .get(authorize_url(&app, WEB, WEB_CALLBACK, &challenge, &[]))
+        .send()
+        .await
+        .unwrap();
+    let login = location(&start);
+    let request = query_of(&app.url(&login))["request"].clone();
+    // Another browser signs in and tries to complete alice's request.
+    let other = browser();
+    let page = other
+        .get(app.url("/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = oidc::csrf_of(&page);
+    let _ = other
+        .post(app.url("/login"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("username", "alice"),
+            ("password", oidc::PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let stolen = other
+        .get(app.url(&format!("/authorize/resume?request={request}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stolen.status(), 400);
+    assert!(stolen.headers().get(LOCATION).is_none());
+}
+
+#[tokio::test]
+async fn first_party_clients_skip_consent_and_form_post_returns_a_self_posting_page() {
+    let app = TestApp::spawn_with(oidc::with_apps).await;
+    let (_, challenge) = pkce();
+    let browser = browser();
+    let url = authorize_url(
+        &app,
+        oidc::FIRST,
+        oidc::FIRST_CALLBACK,
+        &challenge,
+        &[("response_mode", "form_post")],
+    );
+    let page = drive(&app, &browser, &url).await;
+    assert_eq!(
+        page.status(),
+        200,
+        "no consent page, straight to the form post"
+    );
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(csp.contains("form-action https://first.test"), "{csp}");
+    let html = page.text().await.unwrap();
+    assert!(html.contains(r#"action="https://first.test/cb""#));
+    assert!(html.contains(r#"name="code""#) && html.contains(r#"name="iss""#));
+    assert!(html.contains(r#"name="state" value="state-123""#));
+}
