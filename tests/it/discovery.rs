@@ -46,6 +46,15 @@ async fn discovery_lists_the_code_flow_and_nothing_else() {
         .as_array()
         .unwrap()
         .contains(&Value::from("openid")));
+    assert_eq!(doc["userinfo_endpoint"], app.url("/userinfo"));
+    assert_eq!(doc["end_session_endpoint"], app.url("/logout"));
+    assert_eq!(
+        doc["response_modes_supported"],
+        serde_json::json!(["query", "form_post"])
+    );
+    // Discovery §3 defaults request_uri_parameter_supported to true; we support neither.
+    assert_eq!(doc["request_uri_parameter_supported"], false);
+    assert_eq!(doc["request_parameter_supported"], false);
 }
 
 #[tokio::test]
@@ -59,7 +68,7 @@ async fn every_advertised_url_answers() {
         .await
         .unwrap();
     assert_eq!(jwks.status(), 200);
-    // Until the code flow lands, /authorize shows a page and never redirects…
+    // An unknown client gets a page at /authorize, never a redirect (RFC 6749 §4.1.2.1)…
     let authorize = app
         .http
         .get(doc["authorization_endpoint"].as_str().unwrap())
@@ -76,7 +85,7 @@ async fn every_advertised_url_answers() {
         .contains("frame-ancestors 'none'"));
     let page = authorize.text().await.unwrap();
     assert!(!page.contains("evil.test"), "input is not reflected");
-    // …and /token answers RFC 6749 §5.2 JSON, never cached.
+    // …/token answers RFC 6749 §5.2 JSON, never cached…
     let token = app
         .http
         .post(doc["token_endpoint"].as_str().unwrap())
@@ -92,6 +101,21 @@ async fn every_advertised_url_answers() {
     assert_eq!(token.headers()["cache-control"], "no-store");
     let body: Value = token.json().await.unwrap();
     assert_eq!(body["error"], "unsupported_grant_type");
+    // …and /userinfo and /logout answer.
+    let userinfo = app
+        .http
+        .get(doc["userinfo_endpoint"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(userinfo.status(), 401);
+    let logout = app
+        .http
+        .get(doc["end_session_endpoint"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logout.status(), 200);
 }
 
 #[tokio::test]
