@@ -3,8 +3,8 @@
 
 use crate::config::SignInConfig;
 use crate::store::{
-    authorization_codes, authorization_requests, grants, login_throttle, sessions, DbConnection,
-    StoreError,
+    authorization_codes, authorization_requests, grants, login_throttle, refresh_tokens,
+    revoked_access_tokens, sessions, DbConnection, StoreError,
 };
 
 /// Rows per statement.
@@ -22,6 +22,8 @@ pub struct Removed {
     pub authorization_requests: usize,
     pub authorization_codes: usize,
     pub grants: usize,
+    pub refresh_tokens: usize,
+    pub revoked_access_tokens: usize,
 }
 
 /// One pass over every table.
@@ -42,6 +44,13 @@ pub fn run_once(
         authorization_codes: in_batches(|| authorization_codes::delete_stale(conn, now, BATCH))?,
         // A grant outlives every token issued from it (`grants::extend`), plus a day.
         grants: in_batches(|| grants::delete_stale(conn, now - SESSION_GRACE, BATCH))?,
+        // Rotated tokens stay until their family expires (reuse must still be seen).
+        refresh_tokens: in_batches(|| {
+            refresh_tokens::delete_stale(conn, now, now - SESSION_GRACE, BATCH)
+        })?,
+        revoked_access_tokens: in_batches(|| {
+            revoked_access_tokens::delete_stale(conn, now, BATCH)
+        })?,
     })
 }
 

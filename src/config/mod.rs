@@ -125,6 +125,14 @@ pub struct TokenConfig {
     pub refresh_token_absolute_ttl: Lifetime,
     /// `aud` of access tokens (RFC 9068 §3); default: the issuer.
     pub audience: Option<String>,
+    /// A replay of a just-rotated refresh token within this window gets the same
+    /// successor tokens instead of revoking the family (0 = no grace).
+    pub refresh_token_reuse_grace: Lifetime,
+    /// Active refresh tokens per user and client; the oldest sign-in is revoked beyond it.
+    pub max_refresh_tokens_per_client: i64,
+    /// Scopes that lapse sooner than the rest, counted from the sign-in (e.g. a
+    /// `payment = "15m"` scope is dropped from access tokens refreshed after that).
+    pub scope_lifetimes: std::collections::BTreeMap<String, Lifetime>,
 }
 
 impl Default for TokenConfig {
@@ -136,6 +144,9 @@ impl Default for TokenConfig {
             refresh_token_idle_ttl: Lifetime::secs(14 * 86_400),
             refresh_token_absolute_ttl: Lifetime::secs(90 * 86_400),
             audience: None,
+            refresh_token_reuse_grace: Lifetime::secs(0),
+            max_refresh_tokens_per_client: 10,
+            scope_lifetimes: Default::default(),
         }
     }
 }

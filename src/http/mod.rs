@@ -20,12 +20,14 @@ pub mod cors;
 pub mod csrf;
 pub mod discovery;
 pub mod health;
+pub mod introspect;
 pub mod jwks;
 pub mod login;
 pub mod logout;
 pub mod metrics;
 pub mod page;
 pub mod request_log;
+pub mod revoke;
 pub mod token;
 pub mod userinfo;
 
@@ -77,6 +79,17 @@ pub fn routes(cfg: &mut web::ServiceConfig, origins: &cors::AllowedOrigins) {
             .app_data(token::payload_config())
             .wrap(cors::protocol(origins, &["POST"]))
             .route(web::post().to(token::token)),
+    )
+    .service(
+        web::resource("/introspect")
+            .app_data(token::payload_config())
+            .route(web::post().to(introspect::introspect)),
+    )
+    .service(
+        web::resource("/revoke")
+            .app_data(token::payload_config())
+            .wrap(cors::protocol(origins, &["POST"]))
+            .route(web::post().to(revoke::revoke)),
     )
     .service(
         web::resource("/userinfo")

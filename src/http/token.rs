@@ -10,6 +10,7 @@ use super::login::client_of;
 use super::AppState;
 use crate::oauth::client_auth;
 use crate::oauth::grants::authorization_code::{self, CodeRequest};
+use crate::oauth::grants::refresh_token::{self, RefreshRequest};
 use crate::oauth::grants::TokenContext;
 use crate::oauth::params::Params;
 use crate::oauth::OAuthError;
@@ -22,29 +23,15 @@ pub async fn token(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> Result<HttpResponse, OAuthError> {
-    let params = form_params(&req, &body)?;
-    // RFC 6749 §2.3.1: credentials never in the URL (checklist §1.25).
-    if !req.query_string().is_empty() {
-        return Err(OAuthError::invalid_request(
-            "parameters must be sent in the request body",
-        ));
-    }
-    if let Some(name) = params.first_duplicate() {
-        let shown = if name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
-            name
-        } else {
-            "a parameter"
-        };
-        return Err(OAuthError::invalid_request(&format!(
-            "{shown} was sent more than once"
-        )));
-    }
+    let params = protocol_form(&req, &body)?;
     let grant_type = params
         .get("grant_type")
         .ok_or_else(|| OAuthError::invalid_request("grant_type is required"))?;
-    if grant_type != "authorization_code" {
-        return Err(OAuthError::unsupported_grant_type());
-    }
+    let grant = match grant_type {
+        "authorization_code" => Grant::AuthorizationCode,
+        "refresh_token" => Grant::RefreshToken,
+        _ => return Err(OAuthError::unsupported_grant_type()),
+    };
     let authorization = req
         .headers()
         .get(header::AUTHORIZATION)
@@ -60,23 +47,66 @@ pub async fn token(
     // The database work and the signatures run on the blocking pool, never on a worker.
     let response = state
         .db
-        .run(move |conn| {
-            authorization_code::exchange(
-                conn,
-                &ctx,
-                &CodeRequest {
+        .run(move |conn| match grant {
+            Grant::AuthorizationCode => {
+                let request = CodeRequest {
                     params: &params,
                     presented: &presented,
-                },
-                now,
-            )
+                };
+                authorization_code::exchange(conn, &ctx, &request, now)
+            }
+            Grant::RefreshToken => {
+                let request = RefreshRequest {
+                    params: &params,
+                    presented: &presented,
+                };
+                refresh_token::exchange(conn, &ctx, &request, now)
+            }
         })
         .await?;
-    state.metrics.token_issued("authorization_code");
+    state.metrics.token_issued(grant.name());
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((header::PRAGMA, "no-cache"))
         .json(response))
+}
+
+/// The grants this endpoint offers (discovery's `grant_types_supported`).
+#[derive(Clone, Copy)]
+enum Grant {
+    AuthorizationCode,
+    RefreshToken,
+}
+
+impl Grant {
+    fn name(self) -> &'static str {
+        match self {
+            Grant::AuthorizationCode => "authorization_code",
+            Grant::RefreshToken => "refresh_token",
+        }
+    }
+}
+
+/// The parameters of a POST to a protocol endpoint: a form body, nothing in the URL
+/// (RFC 6749 §2.3.1, checklist §1.25), each parameter once (§3.2).
+pub fn protocol_form(req: &HttpRequest, body: &[u8]) -> Result<Params, OAuthError> {
+    let params = form_params(req, body)?;
+    if !req.query_string().is_empty() {
+        return Err(OAuthError::invalid_request(
+            "parameters must be sent in the request body",
+        ));
+    }
+    if let Some(name) = params.first_duplicate() {
+        let shown = if name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
+            name
+        } else {
+            "a parameter"
+        };
+        return Err(OAuthError::invalid_request(&format!(
+            "{shown} was sent more than once"
+        )));
+    }
+    Ok(params)
 }
 
 /// The parameters of a form body (RFC 6749 Appendix B); anything else is `invalid_request`.

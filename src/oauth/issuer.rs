@@ -18,6 +18,10 @@ pub struct TokenSettings {
     pub code_ttl: i64,
     pub refresh_idle_ttl: i64,
     pub refresh_absolute_ttl: i64,
+    pub refresh_reuse_grace: i64,
+    pub max_refresh_tokens_per_client: i64,
+    /// Scope → seconds after `auth_time` when it lapses.
+    pub scope_lifetimes: Vec<(String, i64)>,
 }
 
 impl TokenSettings {
@@ -31,7 +35,29 @@ impl TokenSettings {
             code_ttl: t.authorization_code_ttl.as_secs(),
             refresh_idle_ttl: t.refresh_token_idle_ttl.as_secs(),
             refresh_absolute_ttl: t.refresh_token_absolute_ttl.as_secs(),
+            refresh_reuse_grace: t.refresh_token_reuse_grace.as_secs(),
+            max_refresh_tokens_per_client: t.max_refresh_tokens_per_client.max(1),
+            scope_lifetimes: t
+                .scope_lifetimes
+                .iter()
+                .map(|(k, v)| (k.clone(), v.as_secs()))
+                .collect(),
         }
+    }
+}
+
+impl TokenSettings {
+    /// The scopes still in force at `now` for a sign-in at `auth_time`.
+    pub fn unexpired_scopes(&self, scope: &[String], auth_time: i64, now: i64) -> Vec<String> {
+        scope
+            .iter()
+            .filter(|s| {
+                self.scope_lifetimes
+                    .iter()
+                    .all(|(name, ttl)| name != *s || now < auth_time + ttl)
+            })
+            .cloned()
+            .collect()
     }
 }
 

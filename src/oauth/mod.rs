@@ -7,10 +7,12 @@ pub mod client;
 pub mod client_auth;
 pub mod error;
 pub mod grants;
+pub mod introspect;
 pub mod issuer;
 pub mod params;
 pub mod pkce;
 pub mod redirect;
+pub mod revoke;
 pub mod scope;
 
 pub use error::OAuthError;

@@ -13,6 +13,12 @@ pub struct ProviderMetadata {
     pub authorization_endpoint: String,
     pub token_endpoint: String,
     pub userinfo_endpoint: String,
+    /// RFC 8414 §2 (RFC 7662).
+    pub introspection_endpoint: String,
+    pub introspection_endpoint_auth_methods_supported: [&'static str; 2],
+    /// RFC 8414 §2 (RFC 7009).
+    pub revocation_endpoint: String,
+    pub revocation_endpoint_auth_methods_supported: [&'static str; 3],
     /// RP-Initiated Logout 1.0 §2.1.
     pub end_session_endpoint: String,
     pub jwks_uri: String,
@@ -45,6 +51,17 @@ impl ProviderMetadata {
             authorization_endpoint: at("/authorize"),
             token_endpoint: at("/token"),
             userinfo_endpoint: at("/userinfo"),
+            introspection_endpoint: at("/introspect"),
+            introspection_endpoint_auth_methods_supported: [
+                "client_secret_basic",
+                "client_secret_post",
+            ],
+            revocation_endpoint: at("/revoke"),
+            revocation_endpoint_auth_methods_supported: [
+                "client_secret_basic",
+                "client_secret_post",
+                "none",
+            ],
             end_session_endpoint: at("/logout"),
             jwks_uri: at("/jwks"),
             scopes_supported: scope::STANDARD.to_vec(),

@@ -43,7 +43,10 @@ pub fn answer(
         return Ok(Answer::InvalidToken);
     };
     let live = match &claims.grant_id {
-        Some(grant) => crate::store::grants::is_live(conn, grant)?,
+        Some(grant) => {
+            crate::store::grants::is_live(conn, grant)?
+                && !crate::store::revoked_access_tokens::is_revoked(conn, &claims.jti)?
+        }
         None => false,
     };
     if !live {

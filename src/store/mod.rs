@@ -24,6 +24,7 @@ pub mod grants;
 pub mod login_throttle;
 mod migrations;
 pub mod refresh_tokens;
+pub mod revoked_access_tokens;
 pub mod schema;
 pub mod sessions;
 pub mod signing_keys;

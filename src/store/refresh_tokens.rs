@@ -30,6 +30,8 @@ pub struct RefreshTokenRow {
     pub last_used_at: Option<i64>,
     pub last_ip: Option<String>,
     pub last_user_agent: Option<String>,
+    /// With a reuse grace period: the sealed response of this token's rotation.
+    pub grace_response: Option<Vec<u8>>,
 }
 
 pub fn insert(conn: &mut DbConnection, row: &RefreshTokenRow) -> Result<(), StoreError> {
@@ -52,4 +54,112 @@ pub fn revoke_family(
     )
     .set(refresh_tokens::revoked_at.eq(now))
     .execute(conn)?)
+}
+
+pub fn by_hash(
+    conn: &mut DbConnection,
+    hash: &[u8],
+) -> Result<Option<RefreshTokenRow>, StoreError> {
+    Ok(refresh_tokens::table
+        .filter(refresh_tokens::token_hash.eq(hash))
+        .select(RefreshTokenRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// The token that replaced `parent_id`, if any.
+pub fn child_of(
+    conn: &mut DbConnection,
+    parent_id: &str,
+) -> Result<Option<RefreshTokenRow>, StoreError> {
+    Ok(refresh_tokens::table
+        .filter(refresh_tokens::parent_id.eq(parent_id))
+        .select(RefreshTokenRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Where and when a token was used.
+pub struct Use<'a> {
+    pub at: i64,
+    pub ip: Option<&'a str>,
+    pub user_agent: Option<&'a str>,
+}
+
+/// Marks the token rotated, in one statement: of any number of concurrent refreshes with
+/// it, on any instance, exactly one sees `true` (GUIDE: never read-then-write here).
+pub fn rotate(conn: &mut DbConnection, id: &str, used: &Use<'_>) -> Result<bool, StoreError> {
+    Ok(diesel::update(
+        refresh_tokens::table
+            .find(id)
+            .filter(refresh_tokens::rotated_at.is_null())
+            .filter(refresh_tokens::revoked_at.is_null()),
+    )
+    .set((
+        refresh_tokens::rotated_at.eq(used.at),
+        refresh_tokens::last_used_at.eq(used.at),
+        refresh_tokens::last_ip.eq(used.ip),
+        refresh_tokens::last_user_agent.eq(used.user_agent),
+    ))
+    .execute(conn)?
+        > 0)
+}
+
+pub fn set_grace_response(
+    conn: &mut DbConnection,
+    id: &str,
+    sealed: &[u8],
+) -> Result<(), StoreError> {
+    diesel::update(refresh_tokens::table.find(id))
+        .set(refresh_tokens::grace_response.eq(sealed))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The usable tokens of a user — one per sign-in (family) — most recently used first,
+/// optionally for one client only.
+pub fn active_for_user(
+    conn: &mut DbConnection,
+    user_id: &str,
+    client_id: Option<&str>,
+    now: i64,
+) -> Result<Vec<RefreshTokenRow>, StoreError> {
+    let mut query = refresh_tokens::table
+        .filter(refresh_tokens::user_id.eq(user_id))
+        .filter(refresh_tokens::rotated_at.is_null())
+        .filter(refresh_tokens::revoked_at.is_null())
+        .filter(refresh_tokens::idle_expires_at.gt(now))
+        .filter(refresh_tokens::absolute_expires_at.gt(now))
+        .into_boxed();
+    if let Some(client_id) = client_id {
+        query = query.filter(refresh_tokens::client_id.eq(client_id.to_owned()));
+    }
+    Ok(query
+        .order(refresh_tokens::created_at.desc())
+        .select(RefreshTokenRow::as_select())
+        .load(conn)?)
+}
+
+/// Deletes up to `batch` tokens whose family can no longer be used: past the absolute
+/// lifetime, or revoked before `cutoff`. Rotated tokens stay until then, so a replay is
+/// still recognised as reuse.
+pub fn delete_stale(
+    conn: &mut DbConnection,
+    now: i64,
+    cutoff: i64,
+    batch: i64,
+) -> Result<usize, StoreError> {
+    let stale: Vec<String> = refresh_tokens::table
+        .select(refresh_tokens::id)
+        .filter(
+            refresh_tokens::absolute_expires_at
+                .le(now)
+                .or(refresh_tokens::revoked_at.le(cutoff)),
+        )
+        .limit(batch)
+        .load(conn)?;
+    Ok(
+        diesel::delete(refresh_tokens::table.filter(refresh_tokens::id.eq_any(&stale)))
+            .execute(conn)?,
+    )
 }

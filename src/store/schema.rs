@@ -119,6 +119,7 @@ diesel::table! {
         last_used_at -> Nullable<BigInt>,
         last_ip -> Nullable<Text>,
         last_user_agent -> Nullable<Text>,
+        grace_response -> Nullable<Binary>,
     }
 }
 

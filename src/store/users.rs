@@ -3,7 +3,7 @@
 
 use diesel::prelude::*;
 
-use super::schema::{refresh_tokens, sessions, users};
+use super::schema::{grants, refresh_tokens, sessions, users};
 use super::{DbConnection, StoreError};
 
 #[derive(Queryable, Selectable, Insertable, Clone)]
@@ -86,14 +86,15 @@ pub fn update_profile(
 }
 
 /// Sets a new password hash and, in the same transaction, ends the user's sessions and
-/// revokes their refresh tokens (a credential change cuts off what the old one opened).
+/// revokes their grants and refresh tokens (a credential change cuts off what the old one
+/// opened, access tokens included).
 pub fn set_password(
     conn: &mut DbConnection,
     id: &str,
     phc: &str,
     now: i64,
 ) -> Result<(), StoreError> {
-    conn.transaction(|conn| {
+    super::transaction(conn, |conn| {
         diesel::update(users::table.find(id))
             .set((
                 users::password_hash.eq(phc),
@@ -105,14 +106,15 @@ pub fn set_password(
     })
 }
 
-/// Disables or enables a user. Disabling also ends sessions and revokes refresh tokens.
+/// Disables or enables a user. Disabling also ends sessions and revokes grants and
+/// refresh tokens (issue #4: banning cuts everything off).
 pub fn set_disabled(
     conn: &mut DbConnection,
     id: &str,
     disabled: bool,
     now: i64,
 ) -> Result<(), StoreError> {
-    conn.transaction(|conn| {
+    super::transaction(conn, |conn| {
         diesel::update(users::table.find(id))
             .set((users::disabled.eq(disabled), users::updated_at.eq(now)))
             .execute(conn)?;
@@ -137,6 +139,14 @@ fn end_everything(conn: &mut DbConnection, user_id: &str, now: i64) -> Result<()
             .filter(refresh_tokens::revoked_at.is_null()),
     )
     .set(refresh_tokens::revoked_at.eq(now))
+    .execute(conn)?;
+    // Access tokens carry their grant: revoking the grants makes them inactive too.
+    diesel::update(
+        grants::table
+            .filter(grants::user_id.eq(user_id))
+            .filter(grants::revoked_at.is_null()),
+    )
+    .set(grants::revoked_at.eq(now))
     .execute(conn)?;
     Ok(())
 }

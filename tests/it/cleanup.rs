@@ -134,6 +134,7 @@ async fn expired_codes_pending_requests_and_grants_go_too() {
             authorization_requests: 1,
             authorization_codes: 1,
             grants: 1,
+            ..Removed::default()
         }
     );
 }

@@ -13,6 +13,7 @@ mod cors;
 mod discovery;
 mod health;
 mod keys;
+mod lifecycle;
 mod logout;
 mod processes;
 mod signin;

@@ -17,16 +17,15 @@ use oxide_auth::primitives::grant::{Extensions, Grant};
 use oxide_auth::primitives::issuer::{IssuedToken, TokenType};
 use serde_json::json;
 
+use super::mint::{self, Authorized};
 use super::{TokenContext, TokenResponse};
-use crate::crypto::{token, Alg};
+use crate::crypto::token;
 use crate::oauth::client_auth::{self, AuthError, Presented};
-use crate::oauth::issuer::{self, AccessTokenClaims};
 use crate::oauth::params::Params;
 use crate::oauth::{pkce, OAuthError};
-use crate::oidc::id_token::{self, IdTokenClaims};
 use crate::store::authorization_codes::{self as codes, CodeRow};
 use crate::store::clients::ClientRow;
-use crate::store::refresh_tokens::{self, RefreshTokenRow};
+use crate::store::refresh_tokens;
 use crate::store::{self, audit, grants, DbConnection, StoreError};
 
 /// A token request for this grant, parsed by the handler.
@@ -85,8 +84,25 @@ impl From<AuthError> for OAuthError {
 }
 
 /// Exchanges a code for tokens. Errors are RFC 6749 §5.2 answers.
+///
+/// One transaction from consuming the code to issuing: a concurrent redemption waits
+/// for it (PostgreSQL row lock, SQLite write lock), then finds the code used and revokes
+/// what this one issued — so of many parallel redemptions exactly one gets tokens, and
+/// they are revoked by the replays. A refusal after the code was consumed still
+/// commits: the code stays burned (checklist §3.2).
 #[tracing::instrument(skip_all, fields(client_id = request.presented.client_id()))]
 pub fn exchange(
+    conn: &mut DbConnection,
+    ctx: &TokenContext,
+    request: &CodeRequest<'_>,
+    now: i64,
+) -> Result<TokenResponse, OAuthError> {
+    store::transaction(conn, |conn| {
+        Ok::<_, StoreError>(run(conn, ctx, request, now))
+    })?
+}
+
+fn run(
     conn: &mut DbConnection,
     ctx: &TokenContext,
     request: &CodeRequest<'_>,
@@ -214,8 +230,7 @@ fn redeem(
 
 fn revoke_replayed(conn: &mut DbConnection, row: &CodeRow, now: i64) -> Result<(), StoreError> {
     store::transaction(conn, |conn| {
-        grants::revoke(conn, &row.grant_id, now)?;
-        refresh_tokens::revoke_family(conn, &row.grant_id, now)?;
+        mint::revoke_family(conn, &row.grant_id, now)?;
         audit::record(
             conn,
             "code.replayed",
@@ -270,18 +285,25 @@ fn issue(
     code: &CodeRow,
     now: i64,
 ) -> Result<TokenResponse, OAuthError> {
-    let s = &ctx.settings;
     let scope: Vec<String> =
         serde_json::from_str(&code.scope).map_err(|e| OAuthError::unavailable(&e))?;
-    let amr: Vec<String> = code
-        .amr
-        .as_deref()
-        .and_then(|a| serde_json::from_str(a).ok())
-        .unwrap_or_default();
-    let access_ttl = client.access_token_ttl.unwrap_or(s.access_token_ttl);
-    let has = |name: &str| scope.iter().any(|x| x == name);
-    let refresh = (has("offline_access") && client.grant_types.contains("\"refresh_token\""))
-        .then(|| new_refresh_token(ctx, client, code, now));
+    let who = Authorized {
+        user_id: &code.user_id,
+        session_id: code.session_id.as_deref(),
+        grant_id: &code.grant_id,
+        auth_time: code.auth_time,
+        acr: code.acr.as_deref(),
+        amr: mint::amr_list(code.amr.as_deref()),
+        nonce: code.nonce.as_deref(),
+    };
+    let access_ttl = client
+        .access_token_ttl
+        .unwrap_or(ctx.settings.access_token_ttl);
+    // OpenID Connect Core §11: offline_access (granted only after consent) and a client
+    // allowed to refresh.
+    let refresh = (scope.iter().any(|s| s == "offline_access")
+        && client.grant_types.contains("\"refresh_token\""))
+    .then(|| mint::refresh_token(ctx, client, &who, &code.scope, None, now));
     let keep_until = refresh.as_ref().map_or(now + access_ttl, |(_, row)| {
         row.absolute_expires_at.max(now + access_ttl)
     });
@@ -293,105 +315,17 @@ fn issue(
         grants::extend(conn, &code.grant_id, keep_until)?;
         if let Some((_, row)) = &refresh {
             refresh_tokens::insert(conn, row)?;
+            mint::enforce_cap(conn, ctx, &client.id, &code.user_id, now)?;
         }
         Ok(())
     })?;
-
-    let at_alg = alg(&client.access_token_signed_response_alg)?;
-    let access_token = issuer::mint(
-        &ctx.keys,
-        at_alg,
-        &AccessTokenClaims {
-            iss: s.issuer.clone(),
-            sub: code.user_id.clone(),
-            aud: s.audience.clone(),
-            exp: now + access_ttl,
-            iat: now,
-            jti: token::random_id(),
-            client_id: client.id.clone(),
-            scope: scope.join(" "),
-            auth_time: Some(code.auth_time),
-            acr: code.acr.clone(),
-            sid: code.session_id.clone(),
-            grant_id: Some(code.grant_id.clone()),
-        },
+    let scope = ctx.settings.unexpired_scopes(&scope, code.auth_time, now);
+    mint::tokens(
+        ctx,
+        client,
+        &who,
+        &scope,
+        refresh.map(|(secret, _)| secret),
         now,
     )
-    .map_err(|e| OAuthError::unavailable(&e))?;
-    let id_token = if has("openid") {
-        let claims = IdTokenClaims {
-            iss: s.issuer.clone(),
-            sub: code.user_id.clone(),
-            aud: client.id.clone(),
-            azp: client.id.clone(),
-            exp: now + s.id_token_ttl,
-            iat: now,
-            auth_time: code.auth_time,
-            nonce: code.nonce.clone(),
-            acr: code.acr.clone(),
-            amr,
-            at_hash: Some(id_token::at_hash(&access_token)),
-            sid: code.session_id.clone(),
-        };
-        let alg = alg(&client.id_token_signed_response_alg)?;
-        Some(
-            id_token::sign(&ctx.keys, alg, &claims, now)
-                .map_err(|e| OAuthError::unavailable(&e))?,
-        )
-    } else {
-        None
-    };
-    Ok(TokenResponse {
-        access_token,
-        token_type: "Bearer",
-        expires_in: access_ttl,
-        scope: scope.join(" "),
-        refresh_token: refresh.map(|(secret, _)| secret),
-        id_token,
-    })
-}
-
-fn alg(name: &str) -> Result<Alg, OAuthError> {
-    name.parse()
-        .map_err(|e: String| OAuthError::unavailable(&e))
-}
-
-/// A new refresh token (256 bits, stored hashed) in the family of the code's grant.
-fn new_refresh_token(
-    ctx: &TokenContext,
-    client: &ClientRow,
-    code: &CodeRow,
-    now: i64,
-) -> (String, RefreshTokenRow) {
-    let s = &ctx.settings;
-    let secret = token::random_secret();
-    let absolute = now
-        + client
-            .refresh_token_absolute_ttl
-            .unwrap_or(s.refresh_absolute_ttl);
-    let idle = (now + client.refresh_token_idle_ttl.unwrap_or(s.refresh_idle_ttl)).min(absolute);
-    let row = RefreshTokenRow {
-        id: token::random_id(),
-        token_hash: token::sha256(secret.as_bytes()),
-        family_id: code.grant_id.clone(),
-        parent_id: None,
-        client_id: client.id.clone(),
-        user_id: code.user_id.clone(),
-        session_id: code.session_id.clone(),
-        scope: code.scope.clone(),
-        acr: code.acr.clone(),
-        amr: code.amr.clone(),
-        auth_time: code.auth_time,
-        created_at: now,
-        idle_expires_at: idle,
-        absolute_expires_at: absolute,
-        rotated_at: None,
-        revoked_at: None,
-        created_ip: ctx.origin.ip.clone(),
-        created_user_agent: ctx.origin.user_agent.clone(),
-        last_used_at: None,
-        last_ip: None,
-        last_user_agent: None,
-    };
-    (secret, row)
 }

@@ -3,20 +3,22 @@
 
 use std::sync::Arc;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::issuer::TokenSettings;
 use crate::crypto::{KeySet, MasterKey};
 use crate::sessions::Client;
 
 pub mod authorization_code;
+pub mod mint;
+pub mod refresh_token;
 
 /// RFC 6749 §5.1.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, Deserialize)]
 pub struct TokenResponse {
     pub access_token: String,
-    /// RFC 6750 §4.
-    pub token_type: &'static str,
+    /// `Bearer` (RFC 6750 §4).
+    pub token_type: String,
     pub expires_in: i64,
     pub scope: String,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -17,6 +17,9 @@ pub const WEB_SIGNED_OUT: &str = "https://web.test/signed-out";
 /// Public SPA with a loopback redirect (any port, RFC 8252 §7.3).
 pub const SPA: &str = "spa";
 pub const SPA_CALLBACK: &str = "http://127.0.0.1:53412/callback";
+/// A resource server: confidential, introspects tokens.
+pub const API: &str = "api";
+pub const API_SECRET: &str = "api-secret-0123456789abcdef0123456789";
 /// First-party, `client_secret_post`, no consent page.
 pub const FIRST: &str = "first-party";
 pub const FIRST_CALLBACK: &str = "https://first.test/cb";
@@ -54,6 +57,13 @@ pub fn with_apps(c: &mut portcullis::Config) {
             token_endpoint_auth_method: Some("client_secret_post".into()),
             redirect_uris: vec![FIRST_CALLBACK.into()],
             skip_consent: true,
+            ..Default::default()
+        },
+        ClientConfig {
+            client_id: API.into(),
+            client_secret: Some(Secret::new(API_SECRET)),
+            grant_types: Some(vec!["client_credentials".into()]),
+            scopes: Some(vec!["images:read".into()]),
             ..Default::default()
         },
     ];
@@ -230,4 +240,57 @@ pub async fn redeem(app: &TestApp, code: &str, verifier: &str) -> reqwest::Respo
         .send()
         .await
         .unwrap()
+}
+
+/// Tokens for `web` with `offline_access` (so with a refresh token), through the whole
+/// browser flow.
+pub async fn offline_tokens(app: &TestApp) -> serde_json::Value {
+    let (verifier, challenge) = pkce();
+    let url = authorize_url(
+        app,
+        WEB,
+        WEB_CALLBACK,
+        &challenge,
+        &[("scope", "openid profile offline_access")],
+    );
+    let to = location(&drive(app, &browser(), &url).await);
+    let code = query_of(&to).remove("code").expect("a code");
+    let response = redeem(app, &code, &verifier).await;
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}
+
+/// `POST /token` with `grant_type=refresh_token` as `web`.
+pub async fn refresh(
+    app: &TestApp,
+    refresh_token: &str,
+    extra: &[(&str, &str)],
+) -> reqwest::Response {
+    let mut form = vec![
+        ("grant_type", "refresh_token"),
+        ("refresh_token", refresh_token),
+    ];
+    form.extend_from_slice(extra);
+    app.http
+        .post(app.url("/token"))
+        .basic_auth(WEB, Some(WEB_SECRET))
+        .form(&form)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// `POST /introspect` as the resource server; the JSON answer.
+pub async fn introspect(app: &TestApp, token: &str) -> serde_json::Value {
+    let response = app
+        .http
+        .post(app.url("/introspect"))
+        .basic_auth(API, Some(API_SECRET))
+        .form(&[("token", token)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    response.json().await.unwrap()
 }

@@ -1,0 +1,52 @@
+//! `/introspect` (RFC 7662): the caller authenticates as a confidential client (§2.1:
+//! stops token scanning); the answer is never cached. No CORS: resource servers call it.
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+
+use super::token::protocol_form;
+use super::AppState;
+use crate::oauth::client_auth::{self, Presented};
+use crate::oauth::introspect;
+use crate::oauth::OAuthError;
+
+pub async fn introspect(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, OAuthError> {
+    let params = protocol_form(&req, &body)?;
+    let token = params
+        .get("token")
+        .ok_or_else(|| OAuthError::invalid_request("token is required"))?
+        .to_owned();
+    let authorization = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .map(|v| v.to_str().unwrap_or(""));
+    let presented = client_auth::presented(&params, authorization)?;
+    if matches!(presented, Presented::Public { .. }) {
+        return Err(presented
+            .refused()
+            .describe("introspection needs client credentials"));
+    }
+    let (keys, settings, master) = (
+        state.keys.current(),
+        state.tokens.clone(),
+        state.master.clone(),
+    );
+    let now = crate::clock::now();
+    let answer = state
+        .db
+        .run(move |conn| {
+            let caller = client_auth::authenticate(conn, &master, &presented)?;
+            Ok::<_, OAuthError>(introspect::introspect(
+                conn, &keys, &settings, &caller, &token, now,
+            )?)
+        })
+        .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header((header::PRAGMA, "no-cache"))
+        .json(answer))
+}

@@ -1,0 +1,54 @@
+//! `/revoke` (RFC 7009): the client authenticates (a public client names itself), and
+//! revokes one of its own tokens. 200 with an empty body, also for unknown tokens (§2.2).
+//! CORS for registered browser origins (§2.3 is JSONP, which is not offered).
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+
+use super::token::protocol_form;
+use super::AppState;
+use crate::oauth::client_auth;
+use crate::oauth::revoke;
+use crate::oauth::OAuthError;
+
+pub async fn revoke(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Bytes,
+) -> Result<HttpResponse, OAuthError> {
+    let params = protocol_form(&req, &body)?;
+    let token = params
+        .get("token")
+        .ok_or_else(|| OAuthError::invalid_request("token is required"))?
+        .to_owned();
+    let hint = params.get("token_type_hint").map(str::to_owned);
+    let authorization = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .map(|v| v.to_str().unwrap_or(""));
+    let presented = client_auth::presented(&params, authorization)?;
+    let (keys, settings, master) = (
+        state.keys.current(),
+        state.tokens.clone(),
+        state.master.clone(),
+    );
+    let now = crate::clock::now();
+    state
+        .db
+        .run(move |conn| {
+            let caller = client_auth::authenticate(conn, &master, &presented)?;
+            revoke::revoke(
+                conn,
+                &keys,
+                &settings,
+                &caller,
+                &token,
+                hint.as_deref(),
+                now,
+            )
+        })
+        .await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish())
+}

@@ -1,0 +1,202 @@
+//! What every grant issues: the JWT access token (RFC 9068), the ID token when `openid`
+//! was granted (OpenID Connect Core §3.1.3.3, §12.2), and refresh tokens (opaque, 256
+//! bits, stored hashed, one family per sign-in).
+
+use serde_json::json;
+
+use super::{TokenContext, TokenResponse};
+use crate::crypto::{token, Alg};
+use crate::oauth::issuer::{self, AccessTokenClaims};
+use crate::oauth::OAuthError;
+use crate::oidc::id_token::{self, IdTokenClaims};
+use crate::store::clients::ClientRow;
+use crate::store::refresh_tokens::{self, RefreshTokenRow};
+use crate::store::{audit, grants, DbConnection, StoreError};
+
+/// Who signed in, how, and under which grant: carried by every token of the grant.
+pub struct Authorized<'a> {
+    pub user_id: &'a str,
+    pub session_id: Option<&'a str>,
+    pub grant_id: &'a str,
+    pub auth_time: i64,
+    pub acr: Option<&'a str>,
+    pub amr: Vec<String>,
+    /// Only in the first ID token (§12.2: a refreshed one has none).
+    pub nonce: Option<&'a str>,
+}
+
+impl<'a> Authorized<'a> {
+    /// The sign-in a refresh token carries forward.
+    pub fn from_refresh_token(row: &'a RefreshTokenRow) -> Self {
+        Authorized {
+            user_id: &row.user_id,
+            session_id: row.session_id.as_deref(),
+            grant_id: &row.family_id,
+            auth_time: row.auth_time,
+            acr: row.acr.as_deref(),
+            amr: amr_list(row.amr.as_deref()),
+            nonce: None,
+        }
+    }
+}
+
+/// A stored `amr` JSON array.
+pub fn amr_list(stored: Option<&str>) -> Vec<String> {
+    stored
+        .and_then(|a| serde_json::from_str(a).ok())
+        .unwrap_or_default()
+}
+
+/// Access token, and ID token when `openid` is in `scope`, for `client`.
+pub fn tokens(
+    ctx: &TokenContext,
+    client: &ClientRow,
+    who: &Authorized<'_>,
+    scope: &[String],
+    refresh_token: Option<String>,
+    now: i64,
+) -> Result<TokenResponse, OAuthError> {
+    let s = &ctx.settings;
+    let access_ttl = client.access_token_ttl.unwrap_or(s.access_token_ttl);
+    let access_token = issuer::mint(
+        &ctx.keys,
+        alg(&client.access_token_signed_response_alg)?,
+        &AccessTokenClaims {
+            iss: s.issuer.clone(),
+            sub: who.user_id.to_owned(),
+            aud: s.audience.clone(),
+            exp: now + access_ttl,
+            iat: now,
+            jti: token::random_id(),
+            client_id: client.id.clone(),
+            scope: scope.join(" "),
+            auth_time: Some(who.auth_time),
+            acr: who.acr.map(str::to_owned),
+            sid: who.session_id.map(str::to_owned),
+            grant_id: Some(who.grant_id.to_owned()),
+        },
+        now,
+    )
+    .map_err(|e| OAuthError::unavailable(&e))?;
+    let id_token = if scope.iter().any(|s| s == "openid") {
+        let claims = IdTokenClaims {
+            iss: s.issuer.clone(),
+            sub: who.user_id.to_owned(),
+            aud: client.id.clone(),
+            azp: client.id.clone(),
+            exp: now + s.id_token_ttl,
+            iat: now,
+            auth_time: who.auth_time,
+            nonce: who.nonce.map(str::to_owned),
+            acr: who.acr.map(str::to_owned),
+            amr: who.amr.clone(),
+            at_hash: Some(id_token::at_hash(&access_token)),
+            sid: who.session_id.map(str::to_owned),
+        };
+        let alg = alg(&client.id_token_signed_response_alg)?;
+        Some(
+            id_token::sign(&ctx.keys, alg, &claims, now)
+                .map_err(|e| OAuthError::unavailable(&e))?,
+        )
+    } else {
+        None
+    };
+    Ok(TokenResponse {
+        access_token,
+        token_type: "Bearer".into(),
+        expires_in: access_ttl,
+        scope: scope.join(" "),
+        refresh_token,
+        id_token,
+    })
+}
+
+fn alg(name: &str) -> Result<Alg, OAuthError> {
+    name.parse()
+        .map_err(|e: String| OAuthError::unavailable(&e))
+}
+
+/// A new refresh token for `who`: the first of a family (`parent` = None, at sign-in) or
+/// the successor of `parent` (rotation), which keeps the family's absolute expiry, its
+/// scope and the address of its sign-in.
+pub fn refresh_token(
+    ctx: &TokenContext,
+    client: &ClientRow,
+    who: &Authorized<'_>,
+    scope_json: &str,
+    parent: Option<&RefreshTokenRow>,
+    now: i64,
+) -> (String, RefreshTokenRow) {
+    let s = &ctx.settings;
+    let secret = token::random_secret();
+    let absolute = parent.map_or_else(
+        || {
+            now + client
+                .refresh_token_absolute_ttl
+                .unwrap_or(s.refresh_absolute_ttl)
+        },
+        |p| p.absolute_expires_at,
+    );
+    let idle = (now + client.refresh_token_idle_ttl.unwrap_or(s.refresh_idle_ttl)).min(absolute);
+    let (created_ip, created_user_agent) = match parent {
+        Some(p) => (p.created_ip.clone(), p.created_user_agent.clone()),
+        None => (ctx.origin.ip.clone(), ctx.origin.user_agent.clone()),
+    };
+    let row = RefreshTokenRow {
+        id: token::random_id(),
+        token_hash: token::sha256(secret.as_bytes()),
+        family_id: who.grant_id.to_owned(),
+        parent_id: parent.map(|p| p.id.clone()),
+        client_id: client.id.clone(),
+        user_id: who.user_id.to_owned(),
+        session_id: who.session_id.map(str::to_owned),
+        scope: scope_json.to_owned(),
+        acr: who.acr.map(str::to_owned),
+        amr: Some(serde_json::to_string(&who.amr).expect("a list serialises")),
+        auth_time: who.auth_time,
+        created_at: now,
+        idle_expires_at: idle,
+        absolute_expires_at: absolute,
+        rotated_at: None,
+        revoked_at: None,
+        created_ip,
+        created_user_agent,
+        last_used_at: parent.map(|_| now),
+        last_ip: parent.and(ctx.origin.ip.clone()),
+        last_user_agent: parent.and(ctx.origin.user_agent.clone()),
+        grace_response: None,
+    };
+    (secret, row)
+}
+
+/// Revokes a whole sign-in: its grant (so its access tokens turn inactive) and every
+/// refresh token of its family (RFC 7009 §2.1, RFC 9700 §4.14.2).
+pub fn revoke_family(conn: &mut DbConnection, family_id: &str, now: i64) -> Result<(), StoreError> {
+    grants::revoke(conn, family_id, now)?;
+    refresh_tokens::revoke_family(conn, family_id, now)?;
+    Ok(())
+}
+
+/// Keeps at most `max_refresh_tokens_per_client` live sign-ins per user and client,
+/// revoking the least recently used beyond it.
+pub fn enforce_cap(
+    conn: &mut DbConnection,
+    ctx: &TokenContext,
+    client_id: &str,
+    user_id: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    let cap = usize::try_from(ctx.settings.max_refresh_tokens_per_client).unwrap_or(usize::MAX);
+    let active = refresh_tokens::active_for_user(conn, user_id, Some(client_id), now)?;
+    for row in active.iter().skip(cap) {
+        revoke_family(conn, &row.family_id, now)?;
+        audit::record(
+            conn,
+            "refresh_token.capped",
+            Some(user_id),
+            Some(client_id),
+            json!({ "grant_id": row.family_id }),
+        )?;
+    }
+    Ok(())
+}

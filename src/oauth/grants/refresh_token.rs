@@ -1,0 +1,285 @@
+//! `grant_type=refresh_token` (RFC 6749 §6, OpenID Connect Core §12) with rotation and
+//! reuse detection (RFC 9700 §4.14.2), driven through oxide-auth's sans-IO
+//! `code_grant::refresh` state machine: it asks us to authenticate the client, recover
+//! the grant behind the token, and refresh; it checks the client the token was issued
+//! to, the expiry, and that the scope is only ever narrowed (§6: never widened).
+//!
+//! Rotation is one conditional UPDATE (`refresh_tokens::rotate`), so of two refreshes of
+//! one token on any instances exactly one wins. Presenting a rotated token again revokes
+//! the whole family — every token of that sign-in and their access tokens — unless it
+//! is the immediately preceding token replayed within the configured grace period, which
+//! gets the same successor tokens back.
+
+use std::borrow::Cow;
+
+use chrono::{DateTime, Utc};
+use oxide_auth::code_grant::refresh::{self as machine, Input, Output, Refresh};
+use oxide_auth::primitives::grant::{Extensions, Grant};
+use oxide_auth::primitives::issuer::{RefreshedToken, TokenType};
+use serde_json::json;
+
+use super::mint::{self, Authorized};
+use super::{TokenContext, TokenResponse};
+use crate::crypto::token;
+use crate::oauth::client_auth::{self, Presented};
+use crate::oauth::params::Params;
+use crate::oauth::OAuthError;
+use crate::store::clients::ClientRow;
+use crate::store::refresh_tokens::{self, RefreshTokenRow, Use};
+use crate::store::{self, audit, grants, DbConnection};
+
+/// A token request for this grant, parsed by the handler.
+pub struct RefreshRequest<'a> {
+    pub params: &'a Params,
+    pub presented: &'a Presented,
+}
+
+impl machine::Request for RefreshRequest<'_> {
+    fn valid(&self) -> bool {
+        true
+    }
+    fn refresh_token(&self) -> Option<Cow<'_, str>> {
+        self.params.get("refresh_token").map(Cow::Borrowed)
+    }
+    fn scope(&self) -> Option<Cow<'_, str>> {
+        self.params.get("scope").map(Cow::Borrowed)
+    }
+    fn grant_type(&self) -> Option<Cow<'_, str>> {
+        self.params.get("grant_type").map(Cow::Borrowed)
+    }
+    fn authorization(&self) -> Option<(Cow<'_, str>, Cow<'_, [u8]>)> {
+        match self.presented {
+            Presented::Basic { client_id, secret } => {
+                Some((Cow::Borrowed(client_id), Cow::Borrowed(secret.as_bytes())))
+            }
+            _ => None,
+        }
+    }
+    fn extension(&self, key: &str) -> Option<Cow<'_, str>> {
+        self.params.get(key).map(Cow::Borrowed)
+    }
+}
+
+const REFUSED: &str = "the refresh token is invalid, expired or revoked";
+
+#[tracing::instrument(skip_all, fields(client_id = request.presented.client_id()))]
+pub fn exchange(
+    conn: &mut DbConnection,
+    ctx: &TokenContext,
+    request: &RefreshRequest<'_>,
+    now: i64,
+) -> Result<TokenResponse, OAuthError> {
+    let mut flow = Refresh::new(request);
+    let mut input = Input::None;
+    let mut client: Option<ClientRow> = None;
+    let mut row: Option<RefreshTokenRow> = None;
+    let mut issued: Option<TokenResponse> = None;
+    let scope = request.params.get("scope").map(Cow::Borrowed);
+    loop {
+        input = match flow.advance(input) {
+            // With Basic: the client named in it. Otherwise (co-authentication, after the
+            // token was recovered): the client the token was issued to.
+            Output::Unauthenticated {
+                client: expected, ..
+            } => {
+                let authenticated =
+                    client_auth::authenticate(conn, &ctx.master, request.presented)?;
+                if authenticated.id != expected {
+                    // RFC 6749 §6: "the refresh token was issued to the authenticated client".
+                    return Err(OAuthError::invalid_grant(REFUSED));
+                }
+                client = Some(authenticated);
+                Input::Authenticated {
+                    scope: scope.clone(),
+                }
+            }
+            Output::RecoverRefresh { token: presented } => {
+                let found = recover(conn, presented, now)?;
+                let grant = found
+                    .as_ref()
+                    .map(|r| Box::new(to_grant(r, &ctx.settings.issuer)));
+                row = found;
+                Input::Recovered {
+                    scope: scope.clone(),
+                    grant,
+                }
+            }
+            Output::Refresh { grant, .. } => {
+                let (Some(client), Some(row)) = (client.as_ref(), row.as_ref()) else {
+                    return Err(OAuthError::unavailable(
+                        &"the refresh flow advanced out of order",
+                    ));
+                };
+                let response = rotate(conn, ctx, client, row, &grant, now)?;
+                let refreshed = RefreshedToken {
+                    token: response.access_token.clone(),
+                    refresh: response.refresh_token.clone(),
+                    until: DateTime::<Utc>::from_timestamp(now + response.expires_in, 0)
+                        .unwrap_or(DateTime::<Utc>::MIN_UTC),
+                    token_type: TokenType::Bearer,
+                };
+                issued = Some(response);
+                Input::Refreshed(refreshed)
+            }
+            Output::Ok(_) => {
+                return issued
+                    .take()
+                    .ok_or_else(|| OAuthError::unavailable(&"no response"))
+            }
+            Output::Err(e) => return Err(machine_error(e)),
+        };
+    }
+}
+
+/// oxide-auth's refusals: a missing token, a wider scope, a token of another client or
+/// one that has expired.
+fn machine_error(e: machine::Error) -> OAuthError {
+    match e {
+        machine::Error::Invalid(mut d) => match d.description().kind().as_ref() {
+            "invalid_scope" => {
+                OAuthError::new("invalid_scope", actix_web::http::StatusCode::BAD_REQUEST)
+                    .describe("the scope may only be narrowed on refresh")
+            }
+            "invalid_grant" => OAuthError::invalid_grant(REFUSED),
+            "unsupported_grant_type" => OAuthError::unsupported_grant_type(),
+            _ => OAuthError::invalid_request("refresh_token is required"),
+        },
+        machine::Error::Unauthorized(..) => OAuthError::invalid_client(false),
+        machine::Error::Primitive => OAuthError::unavailable(&"the refresh flow failed"),
+    }
+}
+
+/// The row behind a presented token: unknown, revoked and expired tokens are `None`;
+/// rotated ones are returned, so that their reuse is seen (after client authentication).
+fn recover(
+    conn: &mut DbConnection,
+    presented: &str,
+    now: i64,
+) -> Result<Option<RefreshTokenRow>, OAuthError> {
+    let row = refresh_tokens::by_hash(conn, &token::sha256(presented.as_bytes()))?;
+    Ok(row.filter(|r| {
+        r.revoked_at.is_none()
+            && r.absolute_expires_at > now
+            && (r.rotated_at.is_some() || r.idle_expires_at > now)
+    }))
+}
+
+fn to_grant(row: &RefreshTokenRow, issuer: &str) -> Grant {
+    let scope: Vec<String> = serde_json::from_str(&row.scope).unwrap_or_default();
+    Grant {
+        owner_id: row.user_id.clone(),
+        client_id: row.client_id.clone(),
+        // An empty scope cannot be parsed back: the row then grants nothing.
+        scope: scope
+            .join(" ")
+            .parse()
+            .unwrap_or_else(|_| "openid".parse().expect("a valid scope")),
+        // Refresh grants have no redirect URI; oxide-auth wants a URL.
+        redirect_uri: issuer
+            .parse()
+            .unwrap_or_else(|_| "http://localhost/".parse().expect("a valid URL")),
+        until: DateTime::<Utc>::from_timestamp(row.idle_expires_at.min(row.absolute_expires_at), 0)
+            .unwrap_or(DateTime::<Utc>::MIN_UTC),
+        extensions: Extensions::new(),
+    }
+}
+
+enum Rotation {
+    Rotated(TokenResponse),
+    /// The token had already been rotated (by an earlier request, or a concurrent one).
+    AlreadyRotated,
+}
+
+/// Rotates `row` and mints its successors, all in one transaction, or handles a reuse.
+fn rotate(
+    conn: &mut DbConnection,
+    ctx: &TokenContext,
+    client: &ClientRow,
+    row: &RefreshTokenRow,
+    grant: &Grant,
+    now: i64,
+) -> Result<TokenResponse, OAuthError> {
+    // Narrowed scopes in the order first granted; lapsed scopes dropped.
+    let original: Vec<String> =
+        serde_json::from_str(&row.scope).map_err(|e| OAuthError::unavailable(&e))?;
+    let narrowed: Vec<String> = original
+        .iter()
+        .filter(|s| grant.scope.iter().any(|g| g == s.as_str()))
+        .cloned()
+        .collect();
+    let scope = ctx.settings.unexpired_scopes(&narrowed, row.auth_time, now);
+    let who = Authorized::from_refresh_token(row);
+    let used = Use {
+        at: now,
+        ip: ctx.origin.ip.as_deref(),
+        user_agent: ctx.origin.user_agent.as_deref(),
+    };
+    let outcome = store::transaction(conn, |conn| {
+        if !grants::is_live(conn, &row.family_id)? {
+            return Err(OAuthError::invalid_grant(REFUSED));
+        }
+        if row.rotated_at.is_some() || !refresh_tokens::rotate(conn, &row.id, &used)? {
+            return Ok(Rotation::AlreadyRotated);
+        }
+        // The successor keeps the original scope (RFC 6749 §6: a narrower request
+        // narrows the access token only).
+        let (secret, successor) =
+            mint::refresh_token(ctx, client, &who, &row.scope, Some(row), now);
+        refresh_tokens::insert(conn, &successor)?;
+        let response = mint::tokens(ctx, client, &who, &scope, Some(secret), now)?;
+        if ctx.settings.refresh_reuse_grace > 0 {
+            let json = serde_json::to_vec(&response).expect("a response serialises");
+            refresh_tokens::set_grace_response(
+                conn,
+                &row.id,
+                &ctx.master.seal(row.id.as_bytes(), &json),
+            )?;
+        }
+        grants::extend(conn, &row.family_id, successor.absolute_expires_at)?;
+        Ok(Rotation::Rotated(response))
+    })?;
+    match outcome {
+        Rotation::Rotated(response) => Ok(response),
+        Rotation::AlreadyRotated => reused(conn, ctx, row, now),
+    }
+}
+
+/// A rotated token came back: the same successors within the grace period (the
+/// immediately preceding token only), else the family is revoked.
+fn reused(
+    conn: &mut DbConnection,
+    ctx: &TokenContext,
+    row: &RefreshTokenRow,
+    now: i64,
+) -> Result<TokenResponse, OAuthError> {
+    let fresh = refresh_tokens::by_hash(conn, &row.token_hash)?;
+    if let Some(fresh) = fresh.filter(|f| f.revoked_at.is_none()) {
+        let in_grace = fresh
+            .rotated_at
+            .is_some_and(|t| now - t <= ctx.settings.refresh_reuse_grace);
+        let successor_current = refresh_tokens::child_of(conn, &fresh.id)?
+            .is_some_and(|c| c.rotated_at.is_none() && c.revoked_at.is_none());
+        if in_grace && successor_current {
+            if let Some(response) = fresh
+                .grace_response
+                .as_deref()
+                .and_then(|sealed| ctx.master.open(fresh.id.as_bytes(), sealed).ok())
+                .and_then(|json| serde_json::from_slice::<TokenResponse>(&json).ok())
+            {
+                return Ok(response);
+            }
+        }
+    }
+    store::transaction(conn, |conn| {
+        mint::revoke_family(conn, &row.family_id, now)?;
+        audit::record(
+            conn,
+            "refresh_token.reused",
+            Some(&row.user_id),
+            Some(&row.client_id),
+            json!({ "grant_id": row.family_id }),
+        )
+    })?;
+    tracing::warn!(client_id = %row.client_id, "a rotated refresh token was used again: its family is revoked");
+    Err(OAuthError::invalid_grant(REFUSED))
+}

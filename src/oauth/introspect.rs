@@ -1,0 +1,121 @@
+//! Token introspection (RFC 7662 §2): for JWT access tokens, signature and expiry, then
+//! the deny-list, the grant and the user; for refresh tokens, the stored row. Anything
+//! not active is `{"active": false}` and nothing more (§2.2). Resource servers
+//! authenticate as confidential clients; a refresh token is only described to the
+//! client it was issued to.
+
+use serde::Serialize;
+
+use super::issuer::{self, TokenSettings};
+use crate::crypto::{token, KeySet};
+use crate::store::clients::ClientRow;
+use crate::store::{
+    grants, refresh_tokens, revoked_access_tokens, users, DbConnection, StoreError,
+};
+
+/// RFC 7662 §2.2, with RFC 9470 §6.2 `acr` and `auth_time`.
+#[derive(Debug, Default, Serialize)]
+pub struct Introspection {
+    pub active: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_type: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exp: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iat: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sub: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aud: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iss: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jti: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acr: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<i64>,
+}
+
+impl Introspection {
+    fn inactive() -> Self {
+        Introspection::default()
+    }
+}
+
+/// The state of `token` as `caller` may see it. `token_type_hint` is not needed: both
+/// kinds are tried (§2.1: the server may ignore it).
+#[tracing::instrument(skip_all, fields(client_id = %caller.id))]
+pub fn introspect(
+    conn: &mut DbConnection,
+    keys: &KeySet,
+    settings: &TokenSettings,
+    caller: &ClientRow,
+    token: &str,
+    now: i64,
+) -> Result<Introspection, StoreError> {
+    if let Some(claims) = issuer::verify(token, keys, settings, now) {
+        if revoked_access_tokens::is_revoked(conn, &claims.jti)? {
+            return Ok(Introspection::inactive());
+        }
+        let live = match &claims.grant_id {
+            Some(grant) => grants::is_live(conn, grant)?,
+            None => false,
+        };
+        let Some(user) = users::get(conn, &claims.sub)?.filter(|u| live && !u.disabled) else {
+            return Ok(Introspection::inactive());
+        };
+        return Ok(Introspection {
+            active: true,
+            scope: Some(claims.scope),
+            client_id: Some(claims.client_id),
+            username: Some(user.username),
+            token_type: Some("Bearer"),
+            exp: Some(claims.exp),
+            iat: Some(claims.iat),
+            nbf: Some(claims.iat),
+            sub: Some(claims.sub),
+            aud: Some(claims.aud),
+            iss: Some(claims.iss),
+            jti: Some(claims.jti),
+            acr: claims.acr,
+            auth_time: claims.auth_time,
+        });
+    }
+    let Some(row) = refresh_tokens::by_hash(conn, &token::sha256(token.as_bytes()))? else {
+        return Ok(Introspection::inactive());
+    };
+    let usable = row.client_id == caller.id
+        && row.revoked_at.is_none()
+        && row.rotated_at.is_none()
+        && row.idle_expires_at.min(row.absolute_expires_at) > now;
+    if !usable || !grants::is_live(conn, &row.family_id)? {
+        return Ok(Introspection::inactive());
+    }
+    let Some(user) = users::get(conn, &row.user_id)?.filter(|u| !u.disabled) else {
+        return Ok(Introspection::inactive());
+    };
+    let scope: Vec<String> = serde_json::from_str(&row.scope).unwrap_or_default();
+    Ok(Introspection {
+        active: true,
+        scope: Some(scope.join(" ")),
+        client_id: Some(row.client_id),
+        username: Some(user.username),
+        token_type: Some("refresh_token"),
+        exp: Some(row.idle_expires_at.min(row.absolute_expires_at)),
+        iat: Some(row.created_at),
+        sub: Some(row.user_id),
+        iss: Some(settings.issuer.clone()),
+        acr: row.acr,
+        auth_time: Some(row.auth_time),
+        ..Introspection::default()
+    })
+}
