@@ -10,6 +10,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod crypto;
+pub mod devices;
 pub mod error;
 pub mod http;
 pub mod oauth;

@@ -18,6 +18,7 @@ pub mod consent;
 pub mod cookies;
 pub mod cors;
 pub mod csrf;
+pub mod devices;
 pub mod discovery;
 pub mod health;
 pub mod introspect;
@@ -122,6 +123,17 @@ pub fn routes(cfg: &mut web::ServiceConfig, origins: &cors::AllowedOrigins) {
             .route(web::post().to(login::submit)),
     )
     .route("/account", web::get().to(account::show))
+    .route("/account/devices", web::get().to(devices::show))
+    .service(
+        web::resource("/account/devices/sign-out")
+            .app_data(login::form_config())
+            .route(web::post().to(devices::sign_out_device)),
+    )
+    .service(
+        web::resource("/account/devices/sign-out-everywhere")
+            .app_data(login::form_config())
+            .route(web::post().to(devices::sign_out_everywhere)),
+    )
     .service(
         web::resource("/account/sign-out")
             .app_data(login::form_config())

@@ -10,6 +10,7 @@ use super::login::client_of;
 use super::AppState;
 use crate::oauth::client_auth;
 use crate::oauth::grants::authorization_code::{self, CodeRequest};
+use crate::oauth::grants::client_credentials::{self, ClientCredentialsRequest};
 use crate::oauth::grants::refresh_token::{self, RefreshRequest};
 use crate::oauth::grants::TokenContext;
 use crate::oauth::params::Params;
@@ -30,6 +31,7 @@ pub async fn token(
     let grant = match grant_type {
         "authorization_code" => Grant::AuthorizationCode,
         "refresh_token" => Grant::RefreshToken,
+        "client_credentials" => Grant::ClientCredentials,
         _ => return Err(OAuthError::unsupported_grant_type()),
     };
     let authorization = req
@@ -55,6 +57,13 @@ pub async fn token(
                 };
                 authorization_code::exchange(conn, &ctx, &request, now)
             }
+            Grant::ClientCredentials => {
+                let request = ClientCredentialsRequest {
+                    params: &params,
+                    presented: &presented,
+                };
+                client_credentials::exchange(conn, &ctx, &request, now)
+            }
             Grant::RefreshToken => {
                 let request = RefreshRequest {
                     params: &params,
@@ -76,6 +85,7 @@ pub async fn token(
 enum Grant {
     AuthorizationCode,
     RefreshToken,
+    ClientCredentials,
 }
 
 impl Grant {
@@ -83,6 +93,7 @@ impl Grant {
         match self {
             Grant::AuthorizationCode => "authorization_code",
             Grant::RefreshToken => "refresh_token",
+            Grant::ClientCredentials => "client_credentials",
         }
     }
 }

@@ -304,7 +304,7 @@ fn negotiate(requested: Option<&str>, client: &ClientRow) -> Result<Vec<String>,
         return Err("scope is too long".into());
     }
     let allowed: Vec<String> = serde_json::from_str(&client.scopes).unwrap_or_default();
-    let refreshable = client.grant_types.contains("\"refresh_token\"");
+    let refreshable = super::client::allows(client, super::client::GrantType::RefreshToken);
     let mut scope: Vec<String> = Vec::new();
     for token in requested.split(' ').filter(|s| !s.is_empty()) {
         if !super::scope::is_scope_token(token) {

@@ -223,6 +223,11 @@ fn json_list<T: Serialize>(items: &[T]) -> String {
     serde_json::to_string(items).expect("a list serialises")
 }
 
+/// True when the client is registered for `grant`.
+pub fn allows(row: &ClientRow, grant: GrantType) -> bool {
+    serde_json::from_str::<Vec<GrantType>>(&row.grant_types).is_ok_and(|g| g.contains(&grant))
+}
+
 /// Every origin any client registered, for CORS.
 pub fn allowed_origins(rows: &[ClientRow]) -> std::collections::HashSet<String> {
     rows.iter()

@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use super::issuer::{self, TokenSettings};
 use crate::crypto::{token, KeySet};
-use crate::store::clients::ClientRow;
+use crate::store::clients::{self, ClientRow};
 use crate::store::{
     grants, refresh_tokens, revoked_access_tokens, users, DbConnection, StoreError,
 };
@@ -66,18 +66,28 @@ pub fn introspect(
         if revoked_access_tokens::is_revoked(conn, &claims.jti)? {
             return Ok(Introspection::inactive());
         }
-        let live = match &claims.grant_id {
-            Some(grant) => grants::is_live(conn, grant)?,
-            None => false,
-        };
-        let Some(user) = users::get(conn, &claims.sub)?.filter(|u| live && !u.disabled) else {
-            return Ok(Introspection::inactive());
+        let username = match &claims.grant_id {
+            // A person's token: its grant live and its user enabled.
+            Some(grant) => {
+                let user = users::get(conn, &claims.sub)?.filter(|u| !u.disabled);
+                match user {
+                    Some(user) if grants::is_live(conn, grant)? => Some(user.username),
+                    _ => return Ok(Introspection::inactive()),
+                }
+            }
+            // A client's own token (client_credentials): the client still registered.
+            None => {
+                if clients::get(conn, &claims.client_id)?.is_none() {
+                    return Ok(Introspection::inactive());
+                }
+                None
+            }
         };
         return Ok(Introspection {
             active: true,
             scope: Some(claims.scope),
             client_id: Some(claims.client_id),
-            username: Some(user.username),
+            username,
             token_type: Some("Bearer"),
             exp: Some(claims.exp),
             iat: Some(claims.iat),

@@ -27,7 +27,7 @@ pub struct ProviderMetadata {
     pub response_types_supported: [&'static str; 1],
     /// RFC 6749 query, and OAuth 2.0 Form Post Response Mode.
     pub response_modes_supported: [&'static str; 2],
-    pub grant_types_supported: [&'static str; 2],
+    pub grant_types_supported: [&'static str; 3],
     pub subject_types_supported: [&'static str; 1],
     pub id_token_signing_alg_values_supported: Vec<&'static str>,
     pub token_endpoint_auth_methods_supported: [&'static str; 3],
@@ -67,7 +67,7 @@ impl ProviderMetadata {
             scopes_supported: scope::STANDARD.to_vec(),
             response_types_supported: ["code"],
             response_modes_supported: ["query", "form_post"],
-            grant_types_supported: ["authorization_code", "refresh_token"],
+            grant_types_supported: ["authorization_code", "refresh_token", "client_credentials"],
             subject_types_supported: ["public"],
             id_token_signing_alg_values_supported: Alg::ALL.iter().map(|a| a.as_str()).collect(),
             token_endpoint_auth_methods_supported: [

@@ -46,6 +46,14 @@ pub fn active_by_secret(
         .optional()?)
 }
 
+pub fn get(conn: &mut DbConnection, id: &str) -> Result<Option<SessionRow>, StoreError> {
+    Ok(sessions::table
+        .find(id)
+        .select(SessionRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
 pub fn end(conn: &mut DbConnection, id: &str, now: i64) -> Result<(), StoreError> {
     diesel::update(
         sessions::table

@@ -125,7 +125,8 @@ pub fn set_disabled(
     })
 }
 
-fn end_everything(conn: &mut DbConnection, user_id: &str, now: i64) -> Result<(), StoreError> {
+/// Ends every session and revokes every refresh token and grant of a user.
+pub fn end_everything(conn: &mut DbConnection, user_id: &str, now: i64) -> Result<(), StoreError> {
     diesel::update(
         sessions::table
             .filter(sessions::user_id.eq(user_id))

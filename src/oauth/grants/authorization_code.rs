@@ -20,9 +20,11 @@ use serde_json::json;
 use super::mint::{self, Authorized};
 use super::{TokenContext, TokenResponse};
 use crate::crypto::token;
+use crate::oauth::client::{self, GrantType};
 use crate::oauth::client_auth::{self, AuthError, Presented};
 use crate::oauth::params::Params;
 use crate::oauth::{pkce, OAuthError};
+use crate::sessions::Client;
 use crate::store::authorization_codes::{self as codes, CodeRow};
 use crate::store::clients::ClientRow;
 use crate::store::refresh_tokens;
@@ -301,9 +303,29 @@ fn issue(
         .unwrap_or(ctx.settings.access_token_ttl);
     // OpenID Connect Core §11: offline_access (granted only after consent) and a client
     // allowed to refresh.
-    let refresh = (scope.iter().any(|s| s == "offline_access")
-        && client.grant_types.contains("\"refresh_token\""))
-    .then(|| mint::refresh_token(ctx, client, &who, &code.scope, None, now));
+    let refreshable = scope.iter().any(|s| s == "offline_access")
+        && client::allows(client, GrantType::RefreshToken);
+    let refresh = if refreshable {
+        // The device is the browser the person signed in with, not the client's backend.
+        let browser = match &code.session_id {
+            Some(id) => store::sessions::get(conn, id)?.map(|s| Client {
+                ip: s.ip,
+                user_agent: s.user_agent,
+            }),
+            None => None,
+        }
+        .unwrap_or_else(|| ctx.origin.clone());
+        Some(mint::refresh_token(
+            ctx,
+            client,
+            &who,
+            &code.scope,
+            mint::Origin::SignIn(&browser),
+            now,
+        ))
+    } else {
+        None
+    };
     let keep_until = refresh.as_ref().map_or(now + access_ttl, |(_, row)| {
         row.absolute_expires_at.max(now + access_ttl)
     });

@@ -9,6 +9,7 @@ use crate::crypto::{token, Alg};
 use crate::oauth::issuer::{self, AccessTokenClaims};
 use crate::oauth::OAuthError;
 use crate::oidc::id_token::{self, IdTokenClaims};
+use crate::sessions::Client;
 use crate::store::clients::ClientRow;
 use crate::store::refresh_tokens::{self, RefreshTokenRow};
 use crate::store::{audit, grants, DbConnection, StoreError};
@@ -116,17 +117,28 @@ fn alg(name: &str) -> Result<Alg, OAuthError> {
         .map_err(|e: String| OAuthError::unavailable(&e))
 }
 
-/// A new refresh token for `who`: the first of a family (`parent` = None, at sign-in) or
-/// the successor of `parent` (rotation), which keeps the family's absolute expiry, its
-/// scope and the address of its sign-in.
+/// Where a new refresh token comes from: the browser of the sign-in (first of a
+/// family), or the token it replaces (rotation), whose absolute expiry, scope and
+/// sign-in address the successor keeps.
+pub enum Origin<'a> {
+    SignIn(&'a Client),
+    Rotation(&'a RefreshTokenRow),
+}
+
+/// A new refresh token for `who`; the request's address and user agent become its
+/// "last use" on rotation.
 pub fn refresh_token(
     ctx: &TokenContext,
     client: &ClientRow,
     who: &Authorized<'_>,
     scope_json: &str,
-    parent: Option<&RefreshTokenRow>,
+    origin: Origin<'_>,
     now: i64,
 ) -> (String, RefreshTokenRow) {
+    let parent = match origin {
+        Origin::Rotation(p) => Some(p),
+        Origin::SignIn(_) => None,
+    };
     let s = &ctx.settings;
     let secret = token::random_secret();
     let absolute = parent.map_or_else(
@@ -138,9 +150,9 @@ pub fn refresh_token(
         |p| p.absolute_expires_at,
     );
     let idle = (now + client.refresh_token_idle_ttl.unwrap_or(s.refresh_idle_ttl)).min(absolute);
-    let (created_ip, created_user_agent) = match parent {
-        Some(p) => (p.created_ip.clone(), p.created_user_agent.clone()),
-        None => (ctx.origin.ip.clone(), ctx.origin.user_agent.clone()),
+    let (created_ip, created_user_agent) = match origin {
+        Origin::Rotation(p) => (p.created_ip.clone(), p.created_user_agent.clone()),
+        Origin::SignIn(browser) => (browser.ip.clone(), browser.user_agent.clone()),
     };
     let row = RefreshTokenRow {
         id: token::random_id(),

@@ -10,6 +10,7 @@ use crate::crypto::{KeySet, MasterKey};
 use crate::sessions::Client;
 
 pub mod authorization_code;
+pub mod client_credentials;
 pub mod mint;
 pub mod refresh_token;
 

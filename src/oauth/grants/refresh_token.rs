@@ -223,8 +223,14 @@ fn rotate(
         }
         // The successor keeps the original scope (RFC 6749 §6: a narrower request
         // narrows the access token only).
-        let (secret, successor) =
-            mint::refresh_token(ctx, client, &who, &row.scope, Some(row), now);
+        let (secret, successor) = mint::refresh_token(
+            ctx,
+            client,
+            &who,
+            &row.scope,
+            mint::Origin::Rotation(row),
+            now,
+        );
         refresh_tokens::insert(conn, &successor)?;
         let response = mint::tokens(ctx, client, &who, &scope, Some(secret), now)?;
         if ctx.settings.refresh_reuse_grace > 0 {

@@ -1,0 +1,122 @@
+//! `client_credentials` (RFC 6749 §4.4): services get tokens for themselves; the token's
+//! `sub` can never be a user's (RFC 9700 §4.15, checklist §1.32).
+
+use serde_json::Value;
+
+use crate::common::oidc::{self, introspect, API, API_SECRET, WEB, WEB_SECRET};
+use crate::common::TestApp;
+
+async fn client_token(
+    app: &TestApp,
+    id: &str,
+    secret: &str,
+    extra: &[(&str, &str)],
+) -> reqwest::Response {
+    let mut form = vec![("grant_type", "client_credentials")];
+    form.extend_from_slice(extra);
+    app.http
+        .post(app.url("/token"))
+        .basic_auth(id, Some(secret))
+        .form(&form)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_service_gets_a_token_for_itself_that_introspects_as_active() {
+    let app = TestApp::spawn_with(oidc::with_apps).await;
+    let response = client_token(&app, API, API_SECRET, &[]).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    let tokens: Value = response.json().await.unwrap();
+    assert_eq!(
+        tokens["scope"], "images:read",
+        "default: every scope the client has"
+    );
+    assert!(tokens.get("refresh_token").is_none() && tokens.get("id_token").is_none());
+    let info = introspect(&app, tokens["access_token"].as_str().unwrap()).await;
+    assert_eq!(info["active"], true);
+    assert_eq!(info["sub"], format!("client:{API}"));
+    assert_eq!(info["client_id"], API);
+    assert!(info.get("username").is_none());
+    // The registered method only (client_secret_basic for `api`).
+    let post = app
+        .http
+        .post(app.url("/token"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", API),
+            ("client_secret", API_SECRET),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        post.status(),
+        401,
+        "api is registered for client_secret_basic"
+    );
+}
+
+#[tokio::test]
+async fn clients_without_the_grant_or_without_a_secret_are_refused() {
+    let app = TestApp::spawn_with(oidc::with_apps).await;
+    let web = client_token(&app, WEB, WEB_SECRET, &[]).await;
+    assert_eq!(web.status(), 400);
+    assert_eq!(
+        web.json::<Value>().await.unwrap()["error"],
+        "unauthorized_client"
+    );
+    let public = app
+        .http
+        .post(app.url("/token"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", oidc::SPA),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(public.status(), 401);
+    let scope = client_token(&app, API, API_SECRET, &[("scope", "openid")]).await;
+    assert_eq!(scope.status(), 400);
+    assert_eq!(
+        scope.json::<Value>().await.unwrap()["error"],
+        "invalid_scope"
+    );
+    let wrong = client_token(&app, API, "wrong", &[]).await;
+    assert_eq!(wrong.status(), 401);
+}
+
+#[tokio::test]
+async fn a_client_token_is_not_a_person_and_can_be_revoked() {
+    let app = TestApp::spawn_with(oidc::with_apps).await;
+    let tokens: Value = client_token(&app, API, API_SECRET, &[])
+        .await
+        .json()
+        .await
+        .unwrap();
+    let at = tokens["access_token"].as_str().unwrap();
+    let userinfo = app
+        .http
+        .get(app.url("/userinfo"))
+        .bearer_auth(at)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(userinfo.status(), 401, "no user behind a client token");
+    let revoked = app
+        .http
+        .post(app.url("/revoke"))
+        .basic_auth(API, Some(API_SECRET))
+        .form(&[("token", at)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 200);
+    assert_eq!(
+        introspect(&app, at).await,
+        serde_json::json!({ "active": false })
+    );
+}
