@@ -1,15 +1,15 @@
-//! `/account`: who is signed in, and local sign-out. (Devices and sessions arrive with
-//! the token-lifecycle issue.)
+//! `/account`: who is signed in, and local sign-out (devices: `http/devices.rs`).
 
-use actix_web::http::{header, StatusCode};
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
+use super::authorize::see_other;
 use super::cookies::Cookies;
 use super::{csrf, page, AppState};
 use crate::error::AppError;
-use crate::store::users;
+use crate::store::{users, DbConnection, StoreError};
 
 #[derive(Template)]
 #[template(path = "account.html")]
@@ -26,7 +26,7 @@ pub struct SignOutForm {
 
 pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     let Some(secret) = Cookies::read(&req, state.cookies.session_name()) else {
-        return Ok(to_login());
+        return Ok(see_other("/login"));
     };
     let now = crate::clock::now();
     let user = state
@@ -39,7 +39,7 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
         )
         .await?;
     let Some(user) = user.filter(|u| !u.disabled) else {
-        return Ok(to_login());
+        return Ok(see_other("/login"));
     };
     Ok(csrf::form_page(&req, &state, |csrf| {
         page::render(
@@ -58,21 +58,24 @@ pub async fn sign_out(
     form: web::Form<SignOutForm>,
 ) -> Result<HttpResponse, AppError> {
     csrf::verify(&req, &state, &form.csrf)?;
-    if let Some(secret) = Cookies::read(&req, state.cookies.session_name()) {
-        let now = crate::clock::now();
-        state
-            .db
-            .run(move |conn| crate::sessions::end(conn, &secret, now))
-            .await?;
-    }
-    let mut response = to_login();
-    let _ = response.add_cookie(&state.cookies.removal(state.cookies.session_name()));
-    Ok(response)
+    end_and_forget(&req, &state, crate::sessions::end).await
 }
 
-fn to_login() -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, "/login"))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .finish()
+/// Runs `end` with the browser's session secret (when it has one), then sends the
+/// browser to the sign-in page without its session cookie.
+pub async fn end_and_forget<F>(
+    req: &HttpRequest,
+    state: &AppState,
+    end: F,
+) -> Result<HttpResponse, AppError>
+where
+    F: FnOnce(&mut DbConnection, &str, i64) -> Result<(), StoreError> + Send + 'static,
+{
+    if let Some(secret) = Cookies::read(req, state.cookies.session_name()) {
+        let now = crate::clock::now();
+        state.db.run(move |conn| end(conn, &secret, now)).await?;
+    }
+    let mut response = see_other("/login");
+    let _ = response.add_cookie(&state.cookies.removal(state.cookies.session_name()));
+    Ok(response)
 }

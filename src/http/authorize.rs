@@ -41,8 +41,8 @@ async fn begin(
     state: &web::Data<AppState>,
     raw: Vec<u8>,
 ) -> Result<HttpResponse, AppError> {
-    let params =
-        Params::parse(&raw).map_err(|_| AppError::BadRequest("The request could not be read."))?;
+    let params = Params::parse_lenient(&raw)
+        .map_err(|_| AppError::BadRequest("The request could not be read."))?;
     let (browser, new_cookie) = browser(req, state);
     let keys = state.keys.current();
     let settings = state.tokens.clone();

@@ -6,6 +6,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
+use super::account::end_and_forget;
 use super::authorize::see_other;
 use super::cookies::Cookies;
 use super::{csrf, page, AppState};
@@ -95,14 +96,5 @@ pub async fn sign_out_everywhere(
     form: web::Form<DeviceForm>,
 ) -> Result<HttpResponse, AppError> {
     csrf::verify(&req, &state, &form.csrf)?;
-    if let Some(secret) = Cookies::read(&req, state.cookies.session_name()) {
-        let now = crate::clock::now();
-        state
-            .db
-            .run(move |conn| devices::sign_out_everywhere(conn, &secret, now))
-            .await?;
-    }
-    let mut response = see_other("/login");
-    let _ = response.add_cookie(&state.cookies.removal(state.cookies.session_name()));
-    Ok(response)
+    end_and_forget(&req, &state, devices::sign_out_everywhere).await
 }

@@ -4,7 +4,7 @@
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::token::protocol_form;
+use super::token::about_a_token;
 use super::AppState;
 use crate::oauth::client_auth::{self, Presented};
 use crate::oauth::introspect;
@@ -15,16 +15,7 @@ pub async fn introspect(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> Result<HttpResponse, OAuthError> {
-    let params = protocol_form(&req, &body)?;
-    let token = params
-        .get("token")
-        .ok_or_else(|| OAuthError::invalid_request("token is required"))?
-        .to_owned();
-    let authorization = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .map(|v| v.to_str().unwrap_or(""));
-    let presented = client_auth::presented(&params, authorization)?;
+    let (_, token, presented) = about_a_token(&req, &body)?;
     if matches!(presented, Presented::Public { .. }) {
         return Err(presented
             .refused()

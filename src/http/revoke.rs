@@ -5,7 +5,7 @@
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 
-use super::token::protocol_form;
+use super::token::about_a_token;
 use super::AppState;
 use crate::oauth::client_auth;
 use crate::oauth::revoke;
@@ -16,17 +16,8 @@ pub async fn revoke(
     state: web::Data<AppState>,
     body: web::Bytes,
 ) -> Result<HttpResponse, OAuthError> {
-    let params = protocol_form(&req, &body)?;
-    let token = params
-        .get("token")
-        .ok_or_else(|| OAuthError::invalid_request("token is required"))?
-        .to_owned();
+    let (params, token, presented) = about_a_token(&req, &body)?;
     let hint = params.get("token_type_hint").map(str::to_owned);
-    let authorization = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .map(|v| v.to_str().unwrap_or(""));
-    let presented = client_auth::presented(&params, authorization)?;
     let (keys, settings, master) = (
         state.keys.current(),
         state.tokens.clone(),

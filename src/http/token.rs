@@ -8,7 +8,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use super::authorize::is_form;
 use super::login::client_of;
 use super::AppState;
-use crate::oauth::client_auth;
+use crate::oauth::client_auth::{self, Presented};
 use crate::oauth::grants::authorization_code::{self, CodeRequest};
 use crate::oauth::grants::client_credentials::{self, ClientCredentialsRequest};
 use crate::oauth::grants::refresh_token::{self, RefreshRequest};
@@ -34,11 +34,7 @@ pub async fn token(
         "client_credentials" => Grant::ClientCredentials,
         _ => return Err(OAuthError::unsupported_grant_type()),
     };
-    let authorization = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .map(|v| v.to_str().unwrap_or(""));
-    let presented = client_auth::presented(&params, authorization)?;
+    let presented = client_auth::presented(&params, authorization(&req))?;
     let ctx = TokenContext {
         settings: state.tokens.clone(),
         keys: state.keys.current(),
@@ -118,6 +114,28 @@ pub fn protocol_form(req: &HttpRequest, body: &[u8]) -> Result<Params, OAuthErro
         )));
     }
     Ok(params)
+}
+
+/// A token-management request (`/introspect`, `/revoke`): its parameters, the `token`
+/// it is about, and the client credentials it carries.
+pub fn about_a_token(
+    req: &HttpRequest,
+    body: &[u8],
+) -> Result<(Params, String, Presented), OAuthError> {
+    let params = protocol_form(req, body)?;
+    let token = params
+        .get("token")
+        .ok_or_else(|| OAuthError::invalid_request("token is required"))?
+        .to_owned();
+    let presented = client_auth::presented(&params, authorization(req))?;
+    Ok((params, token, presented))
+}
+
+/// The `Authorization` header, if any (an unreadable one counts as empty).
+pub fn authorization(req: &HttpRequest) -> Option<&str> {
+    req.headers()
+        .get(header::AUTHORIZATION)
+        .map(|v| v.to_str().unwrap_or(""))
 }
 
 /// The parameters of a form body (RFC 6749 Appendix B); anything else is `invalid_request`.

@@ -99,7 +99,7 @@ pub fn bind(params: &Params, client: Option<&ClientRow>) -> Result<ClientRedirec
                 "The request names its application or return address more than once.",
             ));
         }
-        if params.get(name).is_some_and(has_control) {
+        if params.is_malformed(name) || params.get(name).is_some_and(has_control) {
             return Err(Refusal::Page("The request is malformed."));
         }
     }
@@ -149,6 +149,13 @@ pub fn validate(
         return Err(to.refuse(
             "invalid_request",
             format!("{shown} was sent more than once"),
+        ));
+    }
+    // Checklist §3.1: broken encoding in any other parameter goes back as invalid_request.
+    if params.any_malformed() {
+        return Err(to.refuse(
+            "invalid_request",
+            "a parameter is not valid UTF-8 or percent-encoding",
         ));
     }
     if params

@@ -14,6 +14,8 @@ use percent_encoding::percent_decode;
 pub struct Params {
     values: HashMap<String, String>,
     duplicates: Vec<String>,
+    /// Names whose values did not decode (lenient parsing only).
+    malformed: Vec<String>,
 }
 
 /// A message whose encoding is broken (invalid percent-encoding or UTF-8).
@@ -21,14 +23,31 @@ pub struct Params {
 pub struct Malformed;
 
 impl Params {
+    /// Strict: any broken encoding makes the whole message malformed.
     pub fn parse(raw: &[u8]) -> Result<Params, Malformed> {
+        let params = Self::parse_lenient(raw)?;
+        if params.malformed.is_empty() {
+            Ok(params)
+        } else {
+            Err(Malformed)
+        }
+    }
+
+    /// Lenient about values: a value that does not decode is left out and its name
+    /// remembered, so that `/authorize` can still answer the client (checklist §3.1).
+    /// A name that does not decode still makes the message malformed.
+    pub fn parse_lenient(raw: &[u8]) -> Result<Params, Malformed> {
         let mut params = Params::default();
         for pair in raw.split(|b| *b == b'&').filter(|p| !p.is_empty()) {
             let (name, value) = match pair.iter().position(|b| *b == b'=') {
                 Some(i) => (&pair[..i], &pair[i + 1..]),
                 None => (pair, &[][..]),
             };
-            let (name, value) = (decode(name)?, decode(value)?);
+            let name = decode(name)?;
+            let Ok(value) = decode(value) else {
+                params.malformed.push(name);
+                continue;
+            };
             if value.is_empty() {
                 continue;
             }
@@ -50,6 +69,15 @@ impl Params {
     /// True when `name` was sent more than once.
     pub fn is_duplicate(&self, name: &str) -> bool {
         self.duplicates.iter().any(|d| d == name)
+    }
+
+    /// True when the value of `name` did not decode (lenient parsing).
+    pub fn is_malformed(&self, name: &str) -> bool {
+        self.malformed.iter().any(|m| m == name)
+    }
+
+    pub fn any_malformed(&self) -> bool {
+        !self.malformed.is_empty()
     }
 
     /// The first parameter sent more than once, if any.
@@ -107,5 +135,8 @@ mod tests {
         assert_eq!(Params::parse(b"a=%4").unwrap_err(), Malformed);
         assert_eq!(Params::parse(b"a=%zz").unwrap_err(), Malformed);
         assert!(Params::parse(b"a=%E2%82%AC").is_ok());
+        let lenient = Params::parse_lenient(b"a=%FF&b=1").unwrap();
+        assert!(lenient.is_malformed("a") && lenient.any_malformed());
+        assert_eq!(lenient.get("b"), Some("1"));
     }
 }

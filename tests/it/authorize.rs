@@ -25,7 +25,7 @@ async fn assert_redirected_error(app: &TestApp, url: &str, error: &str) {
     let response = app.http.get(url).send().await.unwrap();
     assert_eq!(response.status(), 303, "{url}");
     let to = location(&response);
-    assert!(to.starts_with(WEB_CALLBACK), "{to}");
+    assert!(to.starts_with(WEB_CALLBACK), "{url} -> {to}");
     let params = query_of(&to);
     assert_eq!(
         params.get("error").map(String::as_str),
@@ -149,6 +149,13 @@ async fn bad_requests_from_a_known_client_go_back_with_the_right_error() {
     assert_redirected_error(
         &app,
         &format!("{}&code_challenge={challenge}", url(&[])),
+        "invalid_request",
+    )
+    .await;
+    // Broken encoding outside client_id/redirect_uri goes back to the client (checklist §3.1).
+    assert_redirected_error(
+        &app,
+        &format!("{}&login_hint=%C0%AF", url(&[])),
         "invalid_request",
     )
     .await;
