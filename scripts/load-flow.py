@@ -68,7 +68,7 @@ def sign_in(base, client, secret, scope):
 def seed(base, client, secret, scope, n):
     for _ in range(int(n)):
         t = sign_in(base, client, secret, scope)
-        print(t["access_token"], t["refresh_token"])
+        print(t["access_token"], t.get("refresh_token", "-"))
 
 
 def signin_loop(base, client, secret, seconds, concurrency):

@@ -18,6 +18,7 @@ use crate::crypto::password::PasswordHasher;
 use crate::crypto::{token, KeyRing, MasterKey};
 use crate::http::{self, request_log, AppState};
 use crate::oauth::client::{self, MANAGED_BY_CONFIG};
+use crate::oauth::registry::Registry;
 use crate::oidc::discovery::ProviderMetadata;
 use crate::store::{self, DatabaseUrl, Db, PoolOptions, StoreError};
 use crate::{accounts, clock};
@@ -215,13 +216,15 @@ impl Application {
             .map(|u| u.redacted())
             .unwrap_or_default();
 
-        let (core, ring, origins) = tokio::task::spawn_blocking(move || {
+        let (core, ring, origins, registry) = tokio::task::spawn_blocking(move || {
             let core = Core::open(config)?;
             core.bootstrap()?;
             let ring = core.load_keys()?;
             let origins = http::cors::AllowedOrigins::default();
-            refresh_origins(&core, &origins).map_err(|e| StartupError::Bootstrap(e.to_string()))?;
-            Ok::<_, StartupError>((core, ring, origins))
+            let registry = Registry::default();
+            refresh_clients(&core, &origins, &registry)
+                .map_err(|e| StartupError::Bootstrap(e.to_string()))?;
+            Ok::<_, StartupError>((core, ring, origins, registry))
         })
         .await
         .map_err(|e| StartupError::Bootstrap(format!("start-up task failed: {e}")))??;
@@ -249,13 +252,17 @@ impl Application {
                 &core.config,
                 &issuer,
             )),
+            registry: registry.clone(),
         });
         let workers = core.config.http.workers;
         let core = Arc::new(core);
         let background = tokio::spawn({
-            let (core, origins) = (core.clone(), origins.clone());
+            let (core, origins, registry) = (core.clone(), origins.clone(), registry.clone());
             async move {
-                tokio::join!(maintain(core.clone(), ring, origins), clean_up(core));
+                tokio::join!(
+                    maintain(core.clone(), ring, origins, registry),
+                    clean_up(core)
+                );
             }
         });
 
@@ -345,8 +352,13 @@ async fn shutdown_signal() {
 /// Every `keys.reload_interval`: reloads keys from the database (so a rotation made by
 /// any instance is seen everywhere), rotates keys that have signed for `keys.rotate_after`
 /// when that is set (several instances may race; the database decides), and reloads the
-/// CORS origins of registered clients.
-async fn maintain(core: Arc<Core>, ring: Arc<KeyRing>, origins: http::cors::AllowedOrigins) {
+/// registered clients (CORS origins and the in-memory registry).
+async fn maintain(
+    core: Arc<Core>,
+    ring: Arc<KeyRing>,
+    origins: http::cors::AllowedOrigins,
+    registry: Registry,
+) {
     let mut tick = tokio::time::interval(
         core.config
             .keys
@@ -357,10 +369,15 @@ async fn maintain(core: Arc<Core>, ring: Arc<KeyRing>, origins: http::cors::Allo
     tick.tick().await;
     loop {
         tick.tick().await;
-        let (core, ring, origins) = (core.clone(), ring.clone(), origins.clone());
+        let (core, ring, origins, registry) = (
+            core.clone(),
+            ring.clone(),
+            origins.clone(),
+            registry.clone(),
+        );
         let result = tokio::task::spawn_blocking(move || {
-            if let Err(e) = refresh_origins(&core, &origins) {
-                tracing::error!(error = %e, "origin reload failed; keeping the origins already loaded");
+            if let Err(e) = refresh_clients(&core, &origins, &registry) {
+                tracing::error!(error = %e, "client reload failed; keeping the clients already loaded");
             }
             refresh_keys(&core, &ring)
         })
@@ -405,9 +422,15 @@ async fn clean_up(core: Arc<Core>) {
     }
 }
 
-fn refresh_origins(core: &Core, origins: &http::cors::AllowedOrigins) -> Result<(), StoreError> {
+/// Reloads the registered clients: the CORS origins and the in-memory registry.
+fn refresh_clients(
+    core: &Core,
+    origins: &http::cors::AllowedOrigins,
+    registry: &Registry,
+) -> Result<(), StoreError> {
     let rows = core.db.run_blocking(store::clients::list)?;
     origins.replace(client::allowed_origins(&rows));
+    registry.replace(&rows);
     Ok(())
 }
 

@@ -48,6 +48,8 @@ pub struct AppState {
     pub hasher: PasswordHasher,
     pub sign_in: SignInConfig,
     pub tokens: Arc<TokenSettings>,
+    /// The registered clients, reloaded in the background.
+    pub registry: crate::oauth::registry::Registry,
 }
 
 /// Every route, so that tests and the binary mount the same application.

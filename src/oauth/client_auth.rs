@@ -129,6 +129,15 @@ pub fn authenticate(
     presented: &Presented,
 ) -> Result<ClientRow, AuthError> {
     let client = clients::get(conn, presented.client_id())?;
+    check(master, client, presented).map_err(AuthError::Refused)
+}
+
+/// Checks the credentials against `client` (the row for the presented id, if any).
+pub fn check(
+    master: &MasterKey,
+    client: Option<ClientRow>,
+    presented: &Presented,
+) -> Result<ClientRow, OAuthError> {
     // The same work whether the client exists or not (checklist §3.2 timing).
     let stored = client
         .as_ref()
@@ -138,7 +147,7 @@ pub fn authenticate(
         .secret()
         .is_some_and(|s| master.verify_client_secret(s, &stored));
     let Some(client) = client else {
-        return Err(AuthError::Refused(presented.refused()));
+        return Err(presented.refused());
     };
     let method_ok = matches!(
         (client.token_endpoint_auth_method.as_str(), presented),
@@ -153,7 +162,7 @@ pub fn authenticate(
     if method_ok && credentials_ok {
         Ok(client)
     } else {
-        Err(AuthError::Refused(presented.refused()))
+        Err(presented.refused())
     }
 }
 

@@ -9,9 +9,7 @@ use serde::Serialize;
 use super::issuer::{self, TokenSettings};
 use crate::crypto::{token, KeySet};
 use crate::store::clients::{self, ClientRow};
-use crate::store::{
-    grants, refresh_tokens, revoked_access_tokens, users, DbConnection, StoreError,
-};
+use crate::store::{grants, refresh_tokens, revoked_access_tokens, DbConnection, StoreError};
 
 /// RFC 7662 §2.2, with RFC 9470 §6.2 `acr` and `auth_time`.
 #[derive(Debug, Default, Serialize)]
@@ -68,13 +66,10 @@ pub fn introspect(
         }
         let username = match &claims.grant_id {
             // A person's token: its grant live and its user enabled.
-            Some(grant) => {
-                let user = users::get(conn, &claims.sub)?.filter(|u| !u.disabled);
-                match user {
-                    Some(user) if grants::is_live(conn, grant)? => Some(user.username),
-                    _ => return Ok(Introspection::inactive()),
-                }
-            }
+            Some(grant) => match grants::live_user(conn, grant)? {
+                Some(user) if user.id == claims.sub => Some(user.username),
+                _ => return Ok(Introspection::inactive()),
+            },
             // A client's own token (client_credentials): the client still registered.
             None => {
                 if clients::get(conn, &claims.client_id)?.is_none() {
@@ -107,10 +102,10 @@ pub fn introspect(
         && row.revoked_at.is_none()
         && row.rotated_at.is_none()
         && row.idle_expires_at.min(row.absolute_expires_at) > now;
-    if !usable || !grants::is_live(conn, &row.family_id)? {
+    if !usable {
         return Ok(Introspection::inactive());
     }
-    let Some(user) = users::get(conn, &row.user_id)?.filter(|u| !u.disabled) else {
+    let Some(user) = grants::live_user(conn, &row.family_id)? else {
         return Ok(Introspection::inactive());
     };
     let scope: Vec<String> = serde_json::from_str(&row.scope).unwrap_or_default();

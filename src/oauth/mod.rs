@@ -12,6 +12,7 @@ pub mod issuer;
 pub mod params;
 pub mod pkce;
 pub mod redirect;
+pub mod registry;
 pub mod revoke;
 pub mod scope;
 

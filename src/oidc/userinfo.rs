@@ -42,22 +42,18 @@ pub fn answer(
     let Some(claims) = crate::oauth::issuer::verify(token, keys, settings, now) else {
         return Ok(Answer::InvalidToken);
     };
-    let live = match &claims.grant_id {
-        Some(grant) => {
-            crate::store::grants::is_live(conn, grant)?
-                && !crate::store::revoked_access_tokens::is_revoked(conn, &claims.jti)?
+    let user = match &claims.grant_id {
+        Some(grant) if !crate::store::revoked_access_tokens::is_revoked(conn, &claims.jti)? => {
+            crate::store::grants::live_user(conn, grant)?.filter(|u| u.id == claims.sub)
         }
-        None => false,
+        _ => None,
     };
-    if !live {
+    let Some(user) = user else {
         return Ok(Answer::InvalidToken);
-    }
+    };
     let scope: Vec<&str> = claims.scope.split(' ').collect();
     if !scope.contains(&"openid") {
         return Ok(Answer::InsufficientScope);
     }
-    match crate::store::users::get(conn, &claims.sub)? {
-        Some(user) if !user.disabled => Ok(Answer::Claims(self::claims(&user, &scope))),
-        _ => Ok(Answer::InvalidToken),
-    }
+    Ok(Answer::Claims(self::claims(&user, &scope)))
 }

@@ -4,6 +4,7 @@
 use diesel::prelude::*;
 
 use super::schema::{grants, users};
+use super::users::UserRow;
 use super::{DbConnection, StoreError};
 
 #[derive(Debug, Queryable, Selectable, Insertable, Clone)]
@@ -66,6 +67,19 @@ pub fn is_live(conn: &mut DbConnection, id: &str) -> Result<bool, StoreError> {
         .first(conn)
         .optional()?;
     Ok(disabled == Some(false))
+}
+
+/// The user behind a live grant: the grant not revoked and the user not disabled. One
+/// query, for the hot paths (introspection, userinfo).
+pub fn live_user(conn: &mut DbConnection, id: &str) -> Result<Option<UserRow>, StoreError> {
+    Ok(grants::table
+        .inner_join(users::table.on(users::id.eq(grants::user_id)))
+        .filter(grants::id.eq(id))
+        .filter(grants::revoked_at.is_null())
+        .filter(users::disabled.eq(false))
+        .select(UserRow::as_select())
+        .first(conn)
+        .optional()?)
 }
 
 /// Deletes up to `batch` grants whose tokens have all expired before `cutoff`.

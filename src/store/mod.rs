@@ -260,6 +260,9 @@ impl Db {
     }
 }
 
+/// One SQLite write transaction at a time per process.
+static SQLITE_WRITER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// Runs `f` in one transaction (nested calls become savepoints): all or nothing, for
 /// domain functions that write several tables.
 ///
@@ -281,6 +284,10 @@ where
         .map_err(StoreError::from)?
         .is_none();
     if let (true, DbConnection::Sqlite(sqlite)) = (outermost, &mut *conn) {
+        // Writers of this process queue here instead of in SQLite's busy handler, which
+        // sleeps in steps of up to 100 ms (a 1 s tail under load); other processes on
+        // the same file still meet the busy timeout.
+        let _writer = SQLITE_WRITER.lock().unwrap_or_else(|e| e.into_inner());
         AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")
             .map_err(StoreError::from)?;
         return match f(conn) {
