@@ -56,6 +56,7 @@ fn setup() -> Bench {
         settings: Arc::new(TokenSettings::new(&config, issuer)),
         keys: ring.current(),
         master: core.master.clone(),
+        registry: Default::default(),
         origin: Client::default(),
     };
     let (client, user_id) = core
@@ -182,20 +183,19 @@ fn introspection(c: &mut Criterion) {
     let token = mint::tokens(&b.ctx, &b.client, &who(&b, &grant_id), &scope, None, now)
         .unwrap()
         .access_token;
-    c.bench_function("introspect JWT access token", |bench| {
+    let verified = portcullis::oauth::issuer::VerifiedTokens::default();
+    let verifier = introspect::Verifier {
+        keys: &b.ctx.keys,
+        settings: &b.ctx.settings,
+        verified: &verified,
+    };
+    c.bench_function("introspect JWT access token (signature cached)", |bench| {
         bench.iter(|| {
             let answer = b
                 .core
                 .db
                 .run_blocking(|conn| {
-                    introspect::introspect(
-                        conn,
-                        &b.ctx.keys,
-                        &b.ctx.settings,
-                        &b.client,
-                        &token,
-                        now,
-                    )
+                    introspect::introspect(conn, &verifier, &b.client, &token, now)
                 })
                 .unwrap();
             assert!(answer.active);

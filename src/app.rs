@@ -253,6 +253,7 @@ impl Application {
                 &issuer,
             )),
             registry: registry.clone(),
+            verified: Default::default(),
         });
         let workers = core.config.http.workers;
         let core = Arc::new(core);

@@ -7,7 +7,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use super::token::about_a_token;
 use super::AppState;
 use crate::oauth::client_auth::{self, Presented};
-use crate::oauth::introspect;
+use crate::oauth::introspect::{self, Verifier};
 use crate::oauth::OAuthError;
 
 pub async fn introspect(
@@ -26,13 +26,19 @@ pub async fn introspect(
         state.tokens.clone(),
         state.master.clone(),
     );
+    let (registry, verified) = (state.registry.clone(), state.verified.clone());
     let now = crate::clock::now();
     let answer = state
         .db
         .run(move |conn| {
-            let caller = client_auth::authenticate(conn, &master, &presented)?;
+            let caller = client_auth::authenticate(conn, &registry, &master, &presented)?;
+            let verifier = Verifier {
+                keys: &keys,
+                settings: &settings,
+                verified: &verified,
+            };
             Ok::<_, OAuthError>(introspect::introspect(
-                conn, &keys, &settings, &caller, &token, now,
+                conn, &verifier, &caller, &token, now,
             )?)
         })
         .await?;

@@ -50,6 +50,8 @@ pub struct AppState {
     pub tokens: Arc<TokenSettings>,
     /// The registered clients, reloaded in the background.
     pub registry: crate::oauth::registry::Registry,
+    /// Access tokens whose signature was already checked.
+    pub verified: Arc<crate::oauth::issuer::VerifiedTokens>,
 }
 
 /// Every route, so that tests and the binary mount the same application.

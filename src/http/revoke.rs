@@ -23,11 +23,12 @@ pub async fn revoke(
         state.tokens.clone(),
         state.master.clone(),
     );
+    let registry = state.registry.clone();
     let now = crate::clock::now();
     state
         .db
         .run(move |conn| {
-            let caller = client_auth::authenticate(conn, &master, &presented)?;
+            let caller = client_auth::authenticate(conn, &registry, &master, &presented)?;
             revoke::revoke(
                 conn,
                 &keys,

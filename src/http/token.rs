@@ -40,6 +40,7 @@ pub async fn token(
         settings: state.tokens.clone(),
         keys: state.keys.current(),
         master: state.master.clone(),
+        registry: state.registry.clone(),
         origin: client_of(&req),
     };
     let now = crate::clock::now();

@@ -7,6 +7,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::token::form_params;
 use super::AppState;
+use crate::oauth::introspect::Verifier;
 use crate::oauth::OAuthError;
 use crate::oidc::userinfo::{self, Answer};
 
@@ -70,11 +71,18 @@ async fn answer(
         }
     };
     let keys = state.keys.current();
-    let settings = state.tokens.clone();
+    let (settings, verified) = (state.tokens.clone(), state.verified.clone());
     let now = crate::clock::now();
     let answer = state
         .db
-        .run(move |conn| userinfo::answer(conn, &token, &keys, &settings, now))
+        .run(move |conn| {
+            let verifier = Verifier {
+                keys: &keys,
+                settings: &settings,
+                verified: &verified,
+            };
+            userinfo::answer(conn, &token, &verifier, now)
+        })
         .await?;
     match answer {
         Answer::Claims(claims) => Ok(HttpResponse::Ok()

@@ -7,6 +7,7 @@ use base64::Engine;
 use percent_encoding::percent_decode_str;
 
 use super::params::Params;
+use super::registry::Registry;
 use super::OAuthError;
 use crate::crypto::MasterKey;
 use crate::store::clients::{self, ClientRow};
@@ -122,12 +123,20 @@ fn basic(header: &str) -> Option<(String, String)> {
     (!id.is_empty()).then_some((id, secret))
 }
 
-/// Finds the client and checks the credentials against its registered method.
+/// Finds the client — in the in-memory registry, else in the database — and checks the
+/// credentials against its registered method. A refusal from the registry is checked
+/// again against the database, so a new client or secret works at once.
 pub fn authenticate(
     conn: &mut DbConnection,
+    registry: &Registry,
     master: &MasterKey,
     presented: &Presented,
 ) -> Result<ClientRow, AuthError> {
+    if let Some(cached) = registry.get(presented.client_id()) {
+        if let Ok(client) = check(master, Some(cached), presented) {
+            return Ok(client);
+        }
+    }
     let client = clients::get(conn, presented.client_id())?;
     check(master, client, presented).map_err(AuthError::Refused)
 }

@@ -11,6 +11,13 @@ use crate::crypto::{token, KeySet};
 use crate::store::clients::{self, ClientRow};
 use crate::store::{grants, refresh_tokens, revoked_access_tokens, DbConnection, StoreError};
 
+/// What checking an access token's signature needs.
+pub struct Verifier<'a> {
+    pub keys: &'a KeySet,
+    pub settings: &'a TokenSettings,
+    pub verified: &'a issuer::VerifiedTokens,
+}
+
 /// RFC 7662 §2.2, with RFC 9470 §6.2 `acr` and `auth_time`.
 #[derive(Debug, Default, Serialize)]
 pub struct Introspection {
@@ -54,13 +61,16 @@ impl Introspection {
 #[tracing::instrument(skip_all, fields(client_id = %caller.id))]
 pub fn introspect(
     conn: &mut DbConnection,
-    keys: &KeySet,
-    settings: &TokenSettings,
+    verifier: &Verifier<'_>,
     caller: &ClientRow,
     token: &str,
     now: i64,
 ) -> Result<Introspection, StoreError> {
-    if let Some(claims) = issuer::verify(token, keys, settings, now) {
+    let settings = verifier.settings;
+    if let Some(claims) = verifier
+        .verified
+        .verify(token, verifier.keys, settings, now)
+    {
         if revoked_access_tokens::is_revoked(conn, &claims.jti)? {
             return Ok(Introspection::inactive());
         }

@@ -35,11 +35,11 @@ pub enum Answer {
 pub fn answer(
     conn: &mut crate::store::DbConnection,
     token: &str,
-    keys: &crate::crypto::KeySet,
-    settings: &crate::oauth::issuer::TokenSettings,
+    verifier: &crate::oauth::introspect::Verifier<'_>,
     now: i64,
 ) -> Result<Answer, crate::store::StoreError> {
-    let Some(claims) = crate::oauth::issuer::verify(token, keys, settings, now) else {
+    let (keys, settings) = (verifier.keys, verifier.settings);
+    let Some(claims) = verifier.verified.verify(token, keys, settings, now) else {
         return Ok(Answer::InvalidToken);
     };
     let user = match &claims.grant_id {

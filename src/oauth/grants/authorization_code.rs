@@ -120,6 +120,7 @@ fn run(
             Output::Authenticate { .. } => {
                 client = Some(client_auth::authenticate(
                     conn,
+                    &ctx.registry,
                     &ctx.master,
                     request.presented,
                 )?);

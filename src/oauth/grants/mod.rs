@@ -6,6 +6,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::issuer::TokenSettings;
+use super::registry::Registry;
 use crate::crypto::{KeySet, MasterKey};
 use crate::sessions::Client;
 
@@ -35,5 +36,7 @@ pub struct TokenContext {
     pub settings: Arc<TokenSettings>,
     pub keys: Arc<KeySet>,
     pub master: Arc<MasterKey>,
+    /// The registered clients in memory (client authentication without a query).
+    pub registry: Registry,
     pub origin: Client,
 }

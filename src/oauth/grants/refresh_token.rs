@@ -83,7 +83,7 @@ pub fn exchange(
                 client: expected, ..
             } => {
                 let authenticated =
-                    client_auth::authenticate(conn, &ctx.master, request.presented)?;
+                    client_auth::authenticate(conn, &ctx.registry, &ctx.master, request.presented)?;
                 if authenticated.id != expected {
                     // RFC 6749 §6: "the refresh token was issued to the authenticated client".
                     return Err(OAuthError::invalid_grant(REFUSED));
@@ -215,7 +215,7 @@ fn rotate(
         user_agent: ctx.origin.user_agent.as_deref(),
     };
     let outcome = store::transaction(conn, |conn| {
-        if !grants::is_live(conn, &row.family_id)? {
+        if grants::live_user(conn, &row.family_id)?.is_none() {
             return Err(OAuthError::invalid_grant(REFUSED));
         }
         if row.rotated_at.is_some() || !refresh_tokens::rotate(conn, &row.id, &used)? {
@@ -241,7 +241,6 @@ fn rotate(
                 &ctx.master.seal(row.id.as_bytes(), &json),
             )?;
         }
-        grants::extend(conn, &row.family_id, successor.absolute_expires_at)?;
         Ok(Rotation::Rotated(response))
     })?;
     match outcome {
