@@ -15,7 +15,6 @@ use crate::oauth::grants::refresh_token::{self, RefreshRequest};
 use crate::oauth::grants::{TokenContext, TokenResponse};
 use crate::oauth::params::Params;
 use crate::oauth::OAuthError;
-use crate::store::clients;
 
 /// Checklist §3: bodies over 64 KiB are refused (413) before they are read.
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -45,7 +44,11 @@ pub async fn token(
     };
     let now = crate::clock::now();
     if let Grant::ClientCredentials = grant {
-        if let Some(response) = from_memory(&state, &ctx, &params, &presented, now) {
+        let request = ClientCredentialsRequest {
+            params: &params,
+            presented: &presented,
+        };
+        if let Some(response) = client_credentials::from_registry(&ctx, &request, now) {
             let response = response?;
             state.metrics.token_issued(grant.name());
             return Ok(success(response));
@@ -67,8 +70,7 @@ pub async fn token(
                     params: &params,
                     presented: &presented,
                 };
-                let found = clients::get(conn, presented.client_id())?;
-                client_credentials::exchange(found, &ctx, &request, now)
+                client_credentials::exchange_stored(conn, &ctx, &request, now)
             }
             Grant::RefreshToken => {
                 let request = RefreshRequest {
@@ -88,28 +90,6 @@ fn success(response: TokenResponse) -> HttpResponse {
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .insert_header((header::PRAGMA, "no-cache"))
         .json(response)
-}
-
-/// `client_credentials` for a client in the in-memory registry that signs with ES256:
-/// an HMAC and one ES256 signature (~30 µs), done on the worker — no database call and
-/// no RSA signature. `None` sends the request down the database path (unknown client,
-/// RS256 client, or credentials the registry refuses).
-fn from_memory(
-    state: &AppState,
-    ctx: &TokenContext,
-    params: &Params,
-    presented: &Presented,
-    now: i64,
-) -> Option<Result<TokenResponse, OAuthError>> {
-    let client = state.registry.get(presented.client_id())?;
-    if client.access_token_signed_response_alg != "ES256" {
-        return None;
-    }
-    let request = ClientCredentialsRequest { params, presented };
-    match client_credentials::exchange(Some(client), ctx, &request, now) {
-        Err(e) if e.error == "invalid_client" => None,
-        other => Some(other),
-    }
 }
 
 /// The grants this endpoint offers (discovery's `grant_types_supported`).

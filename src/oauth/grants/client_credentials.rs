@@ -19,7 +19,8 @@ use crate::oauth::client_auth::{self, Presented};
 use crate::oauth::issuer::{self, AccessTokenClaims};
 use crate::oauth::params::Params;
 use crate::oauth::{scope, OAuthError};
-use crate::store::clients::ClientRow;
+use crate::store::clients::{self, ClientRow};
+use crate::store::DbConnection;
 
 /// The prefix of a client's subject in its own tokens.
 pub const SUBJECT_PREFIX: &str = "client:";
@@ -133,6 +134,36 @@ pub fn exchange(
             }
             Output::Err(e) => return Err(machine_error(*e)),
         };
+    }
+}
+
+/// [`exchange`] with the client read from the database.
+pub fn exchange_stored(
+    conn: &mut DbConnection,
+    ctx: &TokenContext,
+    request: &ClientCredentialsRequest<'_>,
+    now: i64,
+) -> Result<TokenResponse, OAuthError> {
+    let found = clients::get(conn, request.presented.client_id())?;
+    exchange(found, ctx, request, now)
+}
+
+/// [`exchange`] for a client of the in-memory registry that signs with ES256: an HMAC
+/// and one ES256 signature (~30 µs), cheap enough for an actix worker — no database
+/// call, no RSA signature. `None` sends the request to [`exchange_stored`] (unknown
+/// client, RS256 client, or credentials the registry refuses).
+pub fn from_registry(
+    ctx: &TokenContext,
+    request: &ClientCredentialsRequest<'_>,
+    now: i64,
+) -> Option<Result<TokenResponse, OAuthError>> {
+    let client = ctx.registry.get(request.presented.client_id())?;
+    if client.access_token_signed_response_alg != "ES256" {
+        return None;
+    }
+    match exchange(Some(client), ctx, request, now) {
+        Err(e) if e.error == "invalid_client" => None,
+        other => Some(other),
     }
 }
 

@@ -97,7 +97,8 @@ pub fn exchange(
                 let found = recover(conn, presented, now)?;
                 let grant = found
                     .as_ref()
-                    .map(|r| Box::new(to_grant(r, &ctx.settings.issuer)));
+                    .and_then(|r| to_grant(r, &ctx.settings.issuer))
+                    .map(Box::new);
                 row = found;
                 Input::Recovered {
                     scope: scope.clone(),
@@ -164,24 +165,22 @@ fn recover(
     }))
 }
 
-fn to_grant(row: &RefreshTokenRow, issuer: &str) -> Grant {
-    let scope: Vec<String> = serde_json::from_str(&row.scope).unwrap_or_default();
-    Grant {
+/// The row as oxide-auth's grant; `None` (so `invalid_grant`) if its stored scope does
+/// not parse, which no row written by this server has.
+fn to_grant(row: &RefreshTokenRow, issuer: &str) -> Option<Grant> {
+    let scope: Vec<String> = serde_json::from_str(&row.scope).ok()?;
+    Some(Grant {
         owner_id: row.user_id.clone(),
         client_id: row.client_id.clone(),
-        // An empty scope cannot be parsed back: the row then grants nothing.
-        scope: scope
-            .join(" ")
-            .parse()
-            .unwrap_or_else(|_| "openid".parse().expect("a valid scope")),
+        scope: scope.join(" ").parse().ok()?,
         // Refresh grants have no redirect URI; oxide-auth wants a URL.
-        redirect_uri: issuer
-            .parse()
-            .unwrap_or_else(|_| "http://localhost/".parse().expect("a valid URL")),
-        until: DateTime::<Utc>::from_timestamp(row.idle_expires_at.min(row.absolute_expires_at), 0)
-            .unwrap_or(DateTime::<Utc>::MIN_UTC),
+        redirect_uri: issuer.parse().ok()?,
+        until: DateTime::<Utc>::from_timestamp(
+            row.idle_expires_at.min(row.absolute_expires_at),
+            0,
+        )?,
         extensions: Extensions::new(),
-    }
+    })
 }
 
 enum Rotation {

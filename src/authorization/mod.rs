@@ -5,7 +5,6 @@
 //! Every function runs on one pooled connection on the blocking pool; handlers map the
 //! [`Outcome`] to a page or a redirect.
 
-use serde_json::json;
 use subtle::ConstantTimeEq;
 
 use crate::crypto::{token, KeySet};
@@ -18,6 +17,9 @@ use crate::store::authorization_requests::{self as pending, AuthorizationRequest
 use crate::store::clients::{self, ClientRow};
 use crate::store::grants::{self, GrantRow};
 use crate::store::{self, consents, DbConnection, StoreError};
+
+mod consent;
+pub use consent::{answer_consent, consent_view, ConsentView};
 
 /// How long a person has to sign in and consent (Keycloak's default login timeout).
 pub const REQUEST_TTL: i64 = 30 * 60;
@@ -50,14 +52,7 @@ pub enum Outcome {
     },
 }
 
-/// What the consent page shows.
-pub struct ConsentView {
-    pub request_id: String,
-    pub client_name: String,
-    pub scopes: Vec<String>,
-}
-
-const EXPIRED: &str = "This sign-in request has expired or was started in another browser. Go back to the application and start again.";
+pub(crate) const EXPIRED: &str = "This sign-in request has expired or was started in another browser. Go back to the application and start again.";
 
 impl From<Refusal> for Outcome {
     fn from(r: Refusal) -> Self {
@@ -72,7 +67,11 @@ impl From<Refusal> for Outcome {
     }
 }
 
-fn error_response(to: &ClientRedirect, error: &'static str, description: &str) -> Outcome {
+pub(crate) fn error_response(
+    to: &ClientRedirect,
+    error: &'static str,
+    description: &str,
+) -> Outcome {
     let mut params = vec![
         ("error", error.to_owned()),
         ("error_description", description.to_owned()),
@@ -159,7 +158,7 @@ pub fn resume(
 }
 
 /// The request behind `request_id`, if it is live and belongs to this browser.
-fn load(
+pub(crate) fn load(
     conn: &mut DbConnection,
     request_id: &str,
     browser: &Browser,
@@ -365,77 +364,4 @@ pub fn client_name_for(
 ) -> Result<Option<(String, Option<String>)>, StoreError> {
     Ok(load(conn, request_id, browser, now)?
         .map(|(_, request, client)| (client.client_name, request.oidc.login_hint)))
-}
-
-/// What the consent page shows, or where to go instead.
-pub fn consent_view(
-    conn: &mut DbConnection,
-    request_id: &str,
-    browser: &Browser,
-    now: i64,
-) -> Result<Result<ConsentView, Outcome>, StoreError> {
-    let Some((row, request, client)) = load(conn, request_id, browser, now)? else {
-        return Ok(Err(Outcome::Page(EXPIRED)));
-    };
-    let signed_in = match &browser.session_secret {
-        Some(secret) => sessions::current(conn, secret, now)?.is_some(),
-        None => false,
-    };
-    if !signed_in {
-        return Ok(Err(Outcome::SignIn { request_id: row.id }));
-    }
-    Ok(Ok(ConsentView {
-        request_id: row.id,
-        client_name: client.client_name,
-        scopes: request.scope,
-    }))
-}
-
-/// The person's answer on the consent page.
-#[tracing::instrument(skip_all)]
-pub fn answer_consent(
-    conn: &mut DbConnection,
-    request_id: &str,
-    browser: &Browser,
-    allow: bool,
-    code_ttl: i64,
-    now: i64,
-) -> Result<Outcome, StoreError> {
-    let Some((row, request, client)) = load(conn, request_id, browser, now)? else {
-        return Ok(Outcome::Page(EXPIRED));
-    };
-    let session = match &browser.session_secret {
-        Some(secret) => sessions::current(conn, secret, now)?,
-        None => None,
-    };
-    let Some(session) = session else {
-        return Ok(Outcome::SignIn { request_id: row.id });
-    };
-    if !allow {
-        pending::delete(conn, &row.id)?;
-        store::audit::record(
-            conn,
-            "consent.denied",
-            Some(&session.user_id),
-            Some(&client.id),
-            json!({}),
-        )?;
-        // RFC 6749 §4.1.2.1: "The resource owner or authorization server denied the request."
-        return Ok(error_response(
-            &request.client_redirect(),
-            "access_denied",
-            "the user denied the request",
-        ));
-    }
-    let mut scopes = consents::get(conn, &session.user_id, &client.id)?.unwrap_or_default();
-    for s in &request.scope {
-        if !scopes.contains(s) {
-            scopes.push(s.clone());
-        }
-    }
-    store::transaction(conn, |conn| {
-        consents::put(conn, &session.user_id, &client.id, &scopes, now)?;
-        pending::mark_consented(conn, &row.id, now)
-    })?;
-    resume(conn, request_id, browser, code_ttl, now)
 }
