@@ -4,7 +4,6 @@
 use serde_json::json;
 
 use super::{error_response, load, resume, Browser, Outcome, EXPIRED};
-use crate::sessions;
 use crate::store::authorization_requests as pending;
 use crate::store::{self, consents, DbConnection, StoreError};
 
@@ -25,10 +24,7 @@ pub fn consent_view(
     let Some((row, request, client)) = load(conn, request_id, browser, now)? else {
         return Ok(Err(Outcome::Page(EXPIRED)));
     };
-    let signed_in = match &browser.session_secret {
-        Some(secret) => sessions::current(conn, secret, now)?.is_some(),
-        None => false,
-    };
+    let signed_in = browser.session(conn, now)?.is_some();
     if !signed_in {
         return Ok(Err(Outcome::SignIn { request_id: row.id }));
     }
@@ -52,10 +48,7 @@ pub fn answer_consent(
     let Some((row, request, client)) = load(conn, request_id, browser, now)? else {
         return Ok(Outcome::Page(EXPIRED));
     };
-    let session = match &browser.session_secret {
-        Some(secret) => sessions::current(conn, secret, now)?,
-        None => None,
-    };
+    let session = browser.session(conn, now)?;
     let Some(session) = session else {
         return Ok(Outcome::SignIn { request_id: row.id });
     };

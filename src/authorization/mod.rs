@@ -30,6 +30,20 @@ pub struct Browser {
     pub binding: String,
 }
 
+impl Browser {
+    /// The live session behind the browser's cookie, if any.
+    pub fn session(
+        &self,
+        conn: &mut DbConnection,
+        now: i64,
+    ) -> Result<Option<Session>, StoreError> {
+        match &self.session_secret {
+            Some(secret) => sessions::current(conn, secret, now),
+            None => Ok(None),
+        }
+    }
+}
+
 /// The response that goes back to the client's redirect URI; `iss` is added by the
 /// HTTP layer to every one (RFC 9207 §2).
 #[derive(Debug, Clone)]
@@ -120,10 +134,7 @@ pub fn begin(
             }
         },
     };
-    let session = match &browser.session_secret {
-        Some(secret) => sessions::current(conn, secret, now)?,
-        None => None,
-    };
+    let session = browser.session(conn, now)?;
     let session = session.filter(|s| hinted.as_ref().is_none_or(|sub| *sub == s.user_id));
     proceed(
         conn, request, &client, session, None, browser, code_ttl, now,
@@ -141,10 +152,7 @@ pub fn resume(
     let Some((row, request, client)) = load(conn, request_id, browser, now)? else {
         return Ok(Outcome::Page(EXPIRED));
     };
-    let session = match &browser.session_secret {
-        Some(secret) => sessions::current(conn, secret, now)?,
-        None => None,
-    };
+    let session = browser.session(conn, now)?;
     proceed(
         conn,
         request,

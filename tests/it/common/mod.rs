@@ -40,6 +40,16 @@ impl TestDb {
                     .expect("create database");
                 let mut url = url::Url::parse(&admin_url).expect("TEST_POSTGRES_URL is a URL");
                 url.set_path(&name);
+                // Loopback test databases need neither TLS nor GSSAPI. Without them, a
+                // connection attempt still in flight when the test binary exits (a pool
+                // retrying against a dropped database) cannot race OpenSSL's or
+                // Kerberos's exit-time clean-up, which aborted the process after every
+                // test had passed ("munmap_chunk(): invalid pointer").
+                for (key, value) in [("sslmode", "disable"), ("gssencmode", "disable")] {
+                    if !url.query_pairs().any(|(k, _)| k == key) {
+                        url.query_pairs_mut().append_pair(key, value);
+                    }
+                }
                 Arc::new(TestDb {
                     url: url.to_string(),
                     admin: Some((admin_url, name)),
