@@ -71,18 +71,18 @@ pub fn introspect(
         .verified
         .verify(token, verifier.keys, settings, now)
     {
-        if revoked_access_tokens::is_revoked(conn, &claims.jti)? {
-            return Ok(Introspection::inactive());
-        }
         let username = match &claims.grant_id {
-            // A person's token: its grant live and its user enabled.
-            Some(grant) => match grants::live_user(conn, grant)? {
+            // A person's token: not on the deny-list, its grant live, its user enabled.
+            Some(grant) => match grants::live_user_for_token(conn, grant, &claims.jti)? {
                 Some(user) if user.id == claims.sub => Some(user.username),
                 _ => return Ok(Introspection::inactive()),
             },
-            // A client's own token (client_credentials): the client still registered.
+            // A client's own token (client_credentials): not on the deny-list, the client
+            // still registered.
             None => {
-                if clients::get(conn, &claims.client_id)?.is_none() {
+                if revoked_access_tokens::is_revoked(conn, &claims.jti)?
+                    || clients::get(conn, &claims.client_id)?.is_none()
+                {
                     return Ok(Introspection::inactive());
                 }
                 None

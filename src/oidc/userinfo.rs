@@ -43,9 +43,8 @@ pub fn answer(
         return Ok(Answer::InvalidToken);
     };
     let user = match &claims.grant_id {
-        Some(grant) if !crate::store::revoked_access_tokens::is_revoked(conn, &claims.jti)? => {
-            crate::store::grants::live_user(conn, grant)?.filter(|u| u.id == claims.sub)
-        }
+        Some(grant) => crate::store::grants::live_user_for_token(conn, grant, &claims.jti)?
+            .filter(|u| u.id == claims.sub),
         _ => None,
     };
     let Some(user) = user else {

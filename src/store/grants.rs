@@ -3,7 +3,7 @@
 
 use diesel::prelude::*;
 
-use super::schema::{grants, users};
+use super::schema::{grants, revoked_access_tokens, users};
 use super::users::UserRow;
 use super::{DbConnection, StoreError};
 
@@ -77,6 +77,25 @@ pub fn live_user(conn: &mut DbConnection, id: &str) -> Result<Option<UserRow>, S
         .filter(grants::id.eq(id))
         .filter(grants::revoked_at.is_null())
         .filter(users::disabled.eq(false))
+        .select(UserRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// [`live_user`] for an access token: also `None` when its `jti` is on the deny-list.
+/// One statement for the whole revocation check of introspection and userinfo.
+pub fn live_user_for_token(
+    conn: &mut DbConnection,
+    id: &str,
+    jti: &str,
+) -> Result<Option<UserRow>, StoreError> {
+    use diesel::dsl::{exists, not};
+    Ok(grants::table
+        .inner_join(users::table.on(users::id.eq(grants::user_id)))
+        .filter(grants::id.eq(id))
+        .filter(grants::revoked_at.is_null())
+        .filter(users::disabled.eq(false))
+        .filter(not(exists(revoked_access_tokens::table.find(jti))))
         .select(UserRow::as_select())
         .first(conn)
         .optional()?)
