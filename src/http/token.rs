@@ -119,15 +119,8 @@ pub fn protocol_form(req: &HttpRequest, body: &[u8]) -> Result<Params, OAuthErro
             "parameters must be sent in the request body",
         ));
     }
-    if let Some(name) = params.first_duplicate() {
-        let shown = if name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
-            name
-        } else {
-            "a parameter"
-        };
-        return Err(OAuthError::invalid_request(&format!(
-            "{shown} was sent more than once"
-        )));
+    if let Some(description) = params.duplicate_description() {
+        return Err(OAuthError::invalid_request(&description));
     }
     Ok(params)
 }

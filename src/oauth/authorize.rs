@@ -138,18 +138,8 @@ pub fn validate(
 ) -> Result<AuthorizationRequest, Refusal> {
     let to = bind(params, client)?;
     let client = client.expect("bind checked the client");
-    if let Some(name) = params.first_duplicate() {
-        // Only names of our own vocabulary are echoed (RFC 6749 §4.1.2.1 restricts the
-        // characters of error_description).
-        let shown = if name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
-            name
-        } else {
-            "a parameter"
-        };
-        return Err(to.refuse(
-            "invalid_request",
-            format!("{shown} was sent more than once"),
-        ));
+    if let Some(description) = params.duplicate_description() {
+        return Err(to.refuse("invalid_request", description));
     }
     // Checklist §3.1: broken encoding in any other parameter goes back as invalid_request.
     if params.any_malformed() {

@@ -84,6 +84,17 @@ impl Params {
     pub fn first_duplicate(&self) -> Option<&str> {
         self.duplicates.first().map(String::as_str)
     }
+
+    /// An `error_description` for the first duplicate, if any. Only names of our own
+    /// vocabulary are echoed (RFC 6749 §4.1.2.1, §5.2 restrict its characters).
+    pub fn duplicate_description(&self) -> Option<String> {
+        let name = self.first_duplicate()?;
+        let known = name.len() <= 32 && name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_');
+        Some(format!(
+            "{} was sent more than once",
+            if known { name } else { "a parameter" }
+        ))
+    }
 }
 
 fn decode(raw: &[u8]) -> Result<String, Malformed> {

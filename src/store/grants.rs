@@ -49,26 +49,6 @@ pub fn extend(conn: &mut DbConnection, id: &str, expires_at: i64) -> Result<(), 
     Ok(())
 }
 
-/// True when the grant exists, is not revoked and its user is not disabled: what a
-/// token issued from it needs to be active.
-pub fn is_live(conn: &mut DbConnection, id: &str) -> Result<bool, StoreError> {
-    let user: Option<String> = grants::table
-        .find(id)
-        .filter(grants::revoked_at.is_null())
-        .select(grants::user_id)
-        .first(conn)
-        .optional()?;
-    let Some(user) = user else {
-        return Ok(false);
-    };
-    let disabled: Option<bool> = users::table
-        .find(user)
-        .select(users::disabled)
-        .first(conn)
-        .optional()?;
-    Ok(disabled == Some(false))
-}
-
 /// The user behind a live grant: the grant not revoked and the user not disabled. One
 /// query, for the hot paths (introspection, userinfo).
 pub fn live_user(conn: &mut DbConnection, id: &str) -> Result<Option<UserRow>, StoreError> {

@@ -332,7 +332,7 @@ fn issue(
     });
     store::transaction(conn, |conn| {
         // The grant may have been revoked (replay, disabled user) since the code was made.
-        if !grants::is_live(conn, &code.grant_id)? {
+        if grants::live_user(conn, &code.grant_id)?.is_none() {
             return Err(OAuthError::invalid_grant("the authorization was revoked"));
         }
         grants::extend(conn, &code.grant_id, keep_until)?;
