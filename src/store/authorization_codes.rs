@@ -53,8 +53,9 @@ pub fn get(conn: &mut DbConnection, code_hash: &[u8]) -> Result<Option<CodeRow>,
     Ok(authorization_codes::table
         .find(code_hash)
         .select(CodeRow::as_select())
-        .first(conn)
-        .optional()?)
+        .load(conn)?
+        .into_iter()
+        .next())
 }
 
 /// Deletes up to `batch` codes that expired before `cutoff`. A used code is kept until

@@ -36,8 +36,9 @@ pub fn get_live(
         .find(id)
         .filter(authorization_requests::expires_at.gt(now))
         .select(AuthorizationRequestRow::as_select())
-        .first(conn)
-        .optional()?)
+        .load(conn)?
+        .into_iter()
+        .next())
 }
 
 pub fn mark_consented(conn: &mut DbConnection, id: &str, now: i64) -> Result<(), StoreError> {

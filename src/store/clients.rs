@@ -45,8 +45,9 @@ pub fn get(conn: &mut DbConnection, id: &str) -> Result<Option<ClientRow>, Store
     Ok(clients::table
         .find(id)
         .select(ClientRow::as_select())
-        .first(conn)
-        .optional()?)
+        .load(conn)?
+        .into_iter()
+        .next())
 }
 
 pub fn list(conn: &mut DbConnection) -> Result<Vec<ClientRow>, StoreError> {

@@ -14,8 +14,9 @@ pub fn get(
     let scope: Option<String> = consents::table
         .find((user_id, client_id))
         .select(consents::scope)
-        .first(conn)
-        .optional()?;
+        .load(conn)?
+        .into_iter()
+        .next();
     scope
         .map(|s| serde_json::from_str(&s).map_err(|e| StoreError::Corrupt(e.to_string())))
         .transpose()

@@ -58,8 +58,9 @@ pub fn live_user(conn: &mut DbConnection, id: &str) -> Result<Option<UserRow>, S
         .filter(grants::revoked_at.is_null())
         .filter(users::disabled.eq(false))
         .select(UserRow::as_select())
-        .first(conn)
-        .optional()?)
+        .load(conn)?
+        .into_iter()
+        .next())
 }
 
 /// [`live_user`] for an access token: also `None` when its `jti` is on the deny-list.
@@ -77,8 +78,9 @@ pub fn live_user_for_token(
         .filter(users::disabled.eq(false))
         .filter(not(exists(revoked_access_tokens::table.find(jti))))
         .select(UserRow::as_select())
-        .first(conn)
-        .optional()?)
+        .load(conn)?
+        .into_iter()
+        .next())
 }
 
 /// Deletes up to `batch` grants whose tokens have all expired before `cutoff`.

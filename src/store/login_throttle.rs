@@ -19,8 +19,9 @@ pub fn locked_for(conn: &mut DbConnection, key: &str, now: i64) -> Result<Option
     let until: Option<Option<i64>> = login_throttle::table
         .find(key)
         .select(login_throttle::locked_until)
-        .first(conn)
-        .optional()?;
+        .load(conn)?
+        .into_iter()
+        .next();
     Ok(until.flatten().filter(|t| *t > now).map(|t| t - now))
 }
 

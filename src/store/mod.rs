@@ -96,6 +96,11 @@ impl std::fmt::Debug for DatabaseUrl {
     }
 }
 
+// Lookups by primary or unique key read `.load(conn)?.into_iter().next()` rather than
+// `.first(conn)`: diesel binds `LIMIT ?`, and SQLite re-prepares a statement whose LIMIT
+// is a bound parameter every time it is rebound (the planner specialises on its value) —
+// a full SQL parse per query on the hot paths, seen at ~5 % of the server's CPU.
+
 /// Errors from the storage layer. Callers map them to protocol or page errors;
 /// the underlying cause is only ever logged.
 #[derive(Debug, thiserror::Error)]

@@ -63,8 +63,9 @@ pub fn by_hash(
     Ok(refresh_tokens::table
         .filter(refresh_tokens::token_hash.eq(hash))
         .select(RefreshTokenRow::as_select())
-        .first(conn)
-        .optional()?)
+        .load(conn)?
+        .into_iter()
+        .next())
 }
 
 /// The token that replaced `parent_id`, if any.
@@ -75,8 +76,9 @@ pub fn child_of(
     Ok(refresh_tokens::table
         .filter(refresh_tokens::parent_id.eq(parent_id))
         .select(RefreshTokenRow::as_select())
-        .first(conn)
-        .optional()?)
+        .load(conn)?
+        .into_iter()
+        .next())
 }
 
 /// Where and when a token was used.

@@ -30,8 +30,9 @@ pub fn is_revoked(conn: &mut DbConnection, jti: &str) -> Result<bool, StoreError
     let found: Option<String> = revoked_access_tokens::table
         .find(jti)
         .select(revoked_access_tokens::jti)
-        .first(conn)
-        .optional()?;
+        .load(conn)?
+        .into_iter()
+        .next();
     Ok(found.is_some())
 }
 

@@ -42,16 +42,18 @@ pub fn active_by_secret(
         .filter(sessions::ended_at.is_null())
         .filter(sessions::expires_at.gt(now))
         .select(SessionRow::as_select())
-        .first(conn)
-        .optional()?)
+        .load(conn)?
+        .into_iter()
+        .next())
 }
 
 pub fn get(conn: &mut DbConnection, id: &str) -> Result<Option<SessionRow>, StoreError> {
     Ok(sessions::table
         .find(id)
         .select(SessionRow::as_select())
-        .first(conn)
-        .optional()?)
+        .load(conn)?
+        .into_iter()
+        .next())
 }
 
 pub fn end(conn: &mut DbConnection, id: &str, now: i64) -> Result<(), StoreError> {

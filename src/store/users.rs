@@ -48,16 +48,18 @@ pub fn get(conn: &mut DbConnection, id: &str) -> Result<Option<UserRow>, StoreEr
     Ok(users::table
         .find(id)
         .select(UserRow::as_select())
-        .first(conn)
-        .optional()?)
+        .load(conn)?
+        .into_iter()
+        .next())
 }
 
 pub fn by_username(conn: &mut DbConnection, username: &str) -> Result<Option<UserRow>, StoreError> {
     Ok(users::table
         .filter(users::username.eq(username))
         .select(UserRow::as_select())
-        .first(conn)
-        .optional()?)
+        .load(conn)?
+        .into_iter()
+        .next())
 }
 
 pub fn list(conn: &mut DbConnection) -> Result<Vec<UserRow>, StoreError> {
