@@ -183,7 +183,8 @@ async fn scope_can_be_narrowed_never_widened_and_lapsing_scopes_drop_out() {
             "offline_access".into(),
             "payment".into(),
         ]);
-        c.tokens.scope_lifetimes = BTreeMap::from([("payment".to_owned(), Lifetime::secs(1))]);
+        // Long enough for the sign-in and the first exchanges even on a busy machine.
+        c.tokens.scope_lifetimes = BTreeMap::from([("payment".to_owned(), Lifetime::secs(4))]);
     })
     .await;
     let (verifier, challenge) = oidc::pkce();
@@ -221,7 +222,7 @@ async fn scope_can_be_narrowed_never_widened_and_lapsing_scopes_drop_out() {
         .unwrap();
     assert_eq!(narrow["scope"], "openid");
     assert!(narrow.get("id_token").is_some());
-    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(4100)).await;
     // The refresh token kept the original scope, minus the payment scope that lapsed.
     let later: Value = refresh(&app, &s(&narrow, "refresh_token"), &[])
         .await
@@ -274,7 +275,7 @@ async fn refresh_tokens_belong_to_their_client_and_expire() {
 async fn the_absolute_lifetime_ends_a_family_however_often_it_is_used() {
     let app = TestApp::spawn_with(|c| {
         oidc::with_apps(c);
-        c.clients[0].refresh_token_absolute_ttl = Some(Lifetime::secs(2));
+        c.clients[0].refresh_token_absolute_ttl = Some(Lifetime::secs(3));
     })
     .await;
     let tokens = offline_tokens(&app).await;
@@ -283,7 +284,7 @@ async fn the_absolute_lifetime_ends_a_family_however_often_it_is_used() {
         .json()
         .await
         .unwrap();
-    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(3100)).await;
     assert_invalid_grant(refresh(&app, &s(&next, "refresh_token"), &[]).await).await;
 }
 

@@ -184,7 +184,10 @@ fn to_grant(row: &RefreshTokenRow, issuer: &str) -> Option<Grant> {
 }
 
 enum Rotation {
-    Rotated(TokenResponse),
+    /// Rotated; the successor's secret, for the response minted after the commit.
+    Rotated(String),
+    /// Rotated with a grace period: the response, already stored sealed.
+    Kept(TokenResponse),
     /// The token had already been rotated (by an earlier request, or a concurrent one).
     AlreadyRotated,
 }
@@ -231,19 +234,24 @@ fn rotate(
             now,
         );
         refresh_tokens::insert(conn, &successor)?;
-        let response = mint::tokens(ctx, client, &who, &scope, Some(secret), now)?;
-        if ctx.settings.refresh_reuse_grace > 0 {
-            let json = serde_json::to_vec(&response).expect("a response serialises");
-            refresh_tokens::set_grace_response(
-                conn,
-                &row.id,
-                &ctx.master.seal(row.id.as_bytes(), &json),
-            )?;
+        if ctx.settings.refresh_reuse_grace == 0 {
+            // Signed after the commit: the write lock is not held for a signature.
+            return Ok(Rotation::Rotated(secret));
         }
-        Ok(Rotation::Rotated(response))
+        // With a grace period, a replay must find the very response: sealed and stored
+        // in the same transaction.
+        let response = mint::tokens(ctx, client, &who, &scope, Some(secret), now)?;
+        let json = serde_json::to_vec(&response).expect("a response serialises");
+        refresh_tokens::set_grace_response(
+            conn,
+            &row.id,
+            &ctx.master.seal(row.id.as_bytes(), &json),
+        )?;
+        Ok(Rotation::Kept(response))
     })?;
     match outcome {
-        Rotation::Rotated(response) => Ok(response),
+        Rotation::Rotated(secret) => mint::tokens(ctx, client, &who, &scope, Some(secret), now),
+        Rotation::Kept(response) => Ok(response),
         Rotation::AlreadyRotated => reused(conn, ctx, row, now),
     }
 }
