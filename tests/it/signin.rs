@@ -4,10 +4,9 @@
 use reqwest::header::{LOCATION, SET_COOKIE};
 use reqwest::StatusCode;
 
+use crate::common::oidc::{browser, csrf_of, PASSWORD};
 use crate::common::TestApp;
 use portcullis::config::{Secret, UserConfig};
-
-const PASSWORD: &str = "correct horse battery staple";
 
 fn with_alice(c: &mut portcullis::Config) {
     c.users = vec![
@@ -24,21 +23,6 @@ fn with_alice(c: &mut portcullis::Config) {
         },
     ];
     c.sign_in.max_failures_per_account = 3;
-}
-
-/// A browser: its own cookie jar, no redirects followed.
-fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
-}
-
-fn csrf_of(html: &str) -> String {
-    let start =
-        html.find(r#"name="csrf" value=""#).expect("a CSRF field") + r#"name="csrf" value=""#.len();
-    html[start..start + html[start..].find('"').unwrap()].to_owned()
 }
 
 async fn login_form(app: &TestApp, browser: &reqwest::Client) -> String {
