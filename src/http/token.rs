@@ -43,46 +43,91 @@ pub async fn token(
         origin: client_of(&req),
     };
     let now = crate::clock::now();
-    if let Grant::ClientCredentials = grant {
-        let request = ClientCredentialsRequest {
-            params: &params,
-            presented: &presented,
-        };
-        if let Some(response) = client_credentials::from_registry(&ctx, &request, now) {
-            let response = response?;
-            state.metrics.token_issued(grant.name());
-            return Ok(success(response));
-        }
-    }
-    // The database work and the signatures run on the blocking pool, never on a worker.
-    let response = state
-        .db
-        .run(move |conn| match grant {
-            Grant::AuthorizationCode => {
-                let request = CodeRequest {
-                    params: &params,
-                    presented: &presented,
-                };
-                authorization_code::exchange(conn, &ctx, &request, now)
-            }
-            Grant::ClientCredentials => {
-                let request = ClientCredentialsRequest {
-                    params: &params,
-                    presented: &presented,
-                };
-                client_credentials::exchange_stored(conn, &ctx, &request, now)
-            }
-            Grant::RefreshToken => {
-                let request = RefreshRequest {
-                    params: &params,
-                    presented: &presented,
-                };
-                refresh_token::exchange(conn, &ctx, &request, now)
-            }
-        })
-        .await?;
+    let response = match grant {
+        Grant::AuthorizationCode => code(&state, ctx, params, presented, now).await,
+        Grant::RefreshToken => refresh(&state, ctx, params, presented, now).await,
+        Grant::ClientCredentials => client_credentials(&state, ctx, params, presented, now).await,
+    }?;
     state.metrics.token_issued(grant.name());
     Ok(success(response))
+}
+
+// The database work and any RSA signature run on the blocking pool, never on a worker.
+
+async fn code(
+    state: &AppState,
+    ctx: TokenContext,
+    params: Params,
+    presented: Presented,
+    now: i64,
+) -> Result<TokenResponse, OAuthError> {
+    state
+        .db
+        .run(move |conn| {
+            let request = CodeRequest {
+                params: &params,
+                presented: &presented,
+            };
+            authorization_code::exchange(conn, &ctx, &request, now)
+        })
+        .await
+}
+
+/// ES256 clients of the in-memory registry are answered here (an HMAC and an ES256
+/// signature); the others from the database.
+async fn client_credentials(
+    state: &AppState,
+    ctx: TokenContext,
+    params: Params,
+    presented: Presented,
+    now: i64,
+) -> Result<TokenResponse, OAuthError> {
+    let request = ClientCredentialsRequest {
+        params: &params,
+        presented: &presented,
+    };
+    if let Some(response) = client_credentials::from_registry(&ctx, &request, now) {
+        return response;
+    }
+    state
+        .db
+        .run(move |conn| {
+            let request = ClientCredentialsRequest {
+                params: &params,
+                presented: &presented,
+            };
+            client_credentials::exchange_stored(conn, &ctx, &request, now)
+        })
+        .await
+}
+
+/// A refresh: the rotation in a write transaction (on SQLite, grouped with the others
+/// queued: `store::writer`), then the tokens minted once it has committed — on this
+/// worker for ES256, on the blocking pool when an RSA signature is due.
+async fn refresh(
+    state: &AppState,
+    ctx: TokenContext,
+    params: Params,
+    presented: Presented,
+    now: i64,
+) -> Result<TokenResponse, OAuthError> {
+    let job_ctx = ctx.clone();
+    let rotation = state
+        .db
+        .write(move |conn| {
+            let request = RefreshRequest {
+                params: &params,
+                presented: &presented,
+            };
+            refresh_token::exchange(conn, &job_ctx, &request, now)
+        })
+        .await?;
+    if !rotation.signs_with_rsa() {
+        return refresh_token::respond(&ctx, rotation, now);
+    }
+    web::block(move || refresh_token::respond(&ctx, rotation, now))
+        .await
+        .map_err(|e| OAuthError::unavailable(&e))?
 }
 
 fn success(response: TokenResponse) -> HttpResponse {

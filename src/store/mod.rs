@@ -9,6 +9,7 @@
 //! out and runs the closure on tokio's blocking pool: actix workers never block on I/O.
 
 use std::path::PathBuf;
+use std::sync::{mpsc, Arc, OnceLock};
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
@@ -30,6 +31,7 @@ pub mod sessions;
 pub mod signing_keys;
 pub mod totp_credentials;
 pub mod users;
+mod writer;
 
 pub use migrations::{migration_names, Backend};
 
@@ -146,6 +148,7 @@ pub struct PoolOptions {
 
 /// Opens connections for r2d2, picking the backend from the URL (never by trial:
 /// a failed PostgreSQL connection must not fall through to creating a SQLite file).
+#[derive(Clone)]
 struct Manager {
     url: DatabaseUrl,
     busy_timeout_ms: u128,
@@ -161,9 +164,12 @@ impl r2d2::ManageConnection for Manager {
                 let mut conn = diesel::SqliteConnection::establish(&path.to_string_lossy())
                     .map_err(r2d2::Error::ConnectionError)?;
                 // busy_timeout first, so switching to WAL waits for other writers.
+                // temp_store = MEMORY: the sub-journals of savepoints (one per job of a
+                // group commit) stay in memory instead of spilling to files in /var/tmp.
                 conn.batch_execute(&format!(
                     "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; \
-                     PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+                     PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
+                     PRAGMA temp_store = MEMORY;",
                     self.busy_timeout_ms
                 ))
                 .map_err(r2d2::Error::QueryError)?;
@@ -189,6 +195,30 @@ impl r2d2::ManageConnection for Manager {
 pub struct Db {
     pool: Pool<Manager>,
     backend: Backend,
+    /// SQLite: the group-commit writer of [`Db::write`], started on first use.
+    writer: Option<Arc<Writer>>,
+}
+
+struct Writer {
+    manager: Manager,
+    jobs: OnceLock<Result<mpsc::Sender<writer::Job>, String>>,
+}
+
+impl Writer {
+    fn submit(&self, job: writer::Job) -> Result<(), StoreError> {
+        let jobs = self.jobs.get_or_init(|| {
+            let manager = self.manager.clone();
+            writer::spawn(move || {
+                r2d2::ManageConnection::connect(&manager)
+                    .map_err(|e| StoreError::Unavailable(e.to_string()))
+            })
+            .map_err(|e| e.to_string())
+        });
+        let sender = jobs.as_ref().map_err(|e| StoreError::Unavailable(e.clone()))?;
+        sender
+            .send(job)
+            .map_err(|_| StoreError::Unavailable("the database writer stopped".into()))
+    }
 }
 
 impl Db {
@@ -218,9 +248,19 @@ impl Db {
             .error_handler(Box::new(r2d2::LoggingErrorHandler))
             .build(manager)
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let writer = matches!(url, DatabaseUrl::Sqlite(_)).then(|| {
+            Arc::new(Writer {
+                manager: Manager {
+                    url: url.clone(),
+                    busy_timeout_ms: options.busy_timeout.as_millis(),
+                },
+                jobs: OnceLock::new(),
+            })
+        });
         Ok(Db {
             pool,
             backend: url.backend(),
+            writer,
         })
     }
 
@@ -247,6 +287,39 @@ impl Db {
         })
         .await
         .map_err(|e| StoreError::Unavailable(format!("database task failed: {e}")))?
+    }
+
+    /// Runs `f` in one write transaction, for the hot write paths (refresh rotation).
+    ///
+    /// SQLite: on the group-commit writer (`store::writer`), with the jobs queued beside
+    /// it, each under a savepoint, one durable commit for all; the result arrives after
+    /// that commit. PostgreSQL: a pooled connection and a transaction of its own, so
+    /// transactions run in parallel and the server groups their WAL flushes itself.
+    pub async fn write<F, R, E>(&self, f: F) -> Result<R, E>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<R, E> + Send + 'static,
+        R: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        let Some(writer) = &self.writer else {
+            return self.run(move |conn| transaction(conn, f)).await;
+        };
+        let (reply, result) = tokio::sync::oneshot::channel();
+        writer.submit(Box::new(move |conn| {
+            // Nested inside the batch's transaction: a savepoint.
+            let outcome = transaction(conn, f);
+            Box::new(move |committed: Result<(), &StoreError>| {
+                let _ = reply.send(match committed {
+                    Ok(()) => outcome,
+                    Err(e) => Err(E::from(StoreError::Unavailable(format!(
+                        "the write was not committed: {e}"
+                    )))),
+                });
+            })
+        }))?;
+        result
+            .await
+            .map_err(|_| E::from(StoreError::Unavailable("the write job was dropped".into())))?
     }
 
     /// Runs `f` on the calling thread: for the CLI and start-up, never for handlers.

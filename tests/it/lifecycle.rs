@@ -140,6 +140,42 @@ async fn parallel_refreshes_on_two_instances_have_exactly_one_winner() {
     assert_invalid_grant(refresh(&app, &s(winner, "refresh_token"), &[]).await).await;
 }
 
+/// Refreshes of different sign-ins at once (on SQLite they share commits): every one
+/// rotates, and every successor is usable.
+#[tokio::test]
+async fn simultaneous_refreshes_of_different_sign_ins_all_rotate() {
+    let app = TestApp::spawn_with(oidc::with_apps).await;
+    let mut current = Vec::new();
+    for _ in 0..6 {
+        current.push(s(&offline_tokens(&app).await, "refresh_token"));
+    }
+    for _ in 0..2 {
+        let rounds = current.iter().map(|token| refresh(&app, token, &[]));
+        let mut next = Vec::new();
+        for response in futures_util::future::join_all(rounds).await {
+            assert_eq!(response.status(), 200);
+            next.push(s(&response.json().await.unwrap(), "refresh_token"));
+        }
+        current = next;
+    }
+    for token in &current {
+        assert_eq!(introspect_refresh(&app, token).await["active"], true);
+    }
+}
+
+async fn introspect_refresh(app: &TestApp, token: &str) -> Value {
+    app.http
+        .post(app.url("/introspect"))
+        .basic_auth(WEB, Some(WEB_SECRET))
+        .form(&[("token", token)])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn within_the_grace_period_a_retry_gets_the_same_successors() {
     let app = TestApp::spawn_with(|c| {

@@ -61,3 +61,134 @@ async fn concurrent_async_queries_share_the_pool() {
         task.await.unwrap().unwrap();
     }
 }
+
+// `Db::write`: the hot write paths' transactions. On SQLite they share commits
+// (`store::writer`), on PostgreSQL each has its own; the guarantees are the same.
+
+fn event(id: &str) -> AuditEventRow {
+    AuditEventRow {
+        id: id.into(),
+        occurred_at: 1_700_000_000,
+        kind: "test.write".into(),
+        user_id: None,
+        client_id: None,
+        ip: None,
+        detail: "{}".into(),
+    }
+}
+
+fn stored_ids(core: &portcullis::Core) -> Vec<String> {
+    let mut ids: Vec<String> = core
+        .db
+        .run_blocking(|conn| store::audit::recent(conn, 1000))
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind == "test.write")
+        .map(|e| e.id)
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// Writes 1..=n are submitted while write 0 holds the writer (SQLite: so that all of
+/// them run in the batch after it, or in one batch with it); odd ones insert their row
+/// and then fail. Returns each write's result.
+async fn writes_behind_a_slow_one(
+    core: &portcullis::Core,
+    n: usize,
+) -> Vec<Result<(), store::StoreError>> {
+    use std::future::Future;
+    use std::pin::Pin;
+    type Write<'a> = Pin<Box<dyn Future<Output = Result<(), store::StoreError>> + Send + 'a>>;
+    let (go, wait) = std::sync::mpsc::channel::<()>();
+    let mut writes: Vec<Write<'_>> = vec![Box::pin(core.db.write(move |conn| {
+        // Waits until every other write has been submitted.
+        wait.recv_timeout(std::time::Duration::from_secs(10)).ok();
+        store::audit::insert(conn, &event("w00"))
+    }))];
+    for i in 1..=n {
+        writes.push(Box::pin(core.db.write(move |conn| {
+            store::audit::insert(conn, &event(&format!("w{i:02}")))?;
+            if i % 2 == 1 {
+                // A domain refusal after a write: that write must not survive.
+                return Err(store::StoreError::Conflict("refused on purpose"));
+            }
+            Ok(())
+        })));
+    }
+    // Polling once submits a write (and the first one then waits for `go`).
+    for write in writes.iter_mut() {
+        let pending = std::future::poll_fn(|cx| {
+            std::task::Poll::Ready(write.as_mut().poll(cx).is_pending())
+        })
+        .await;
+        assert!(pending, "a write waits for its commit");
+    }
+    go.send(()).unwrap();
+    futures_util::future::join_all(writes).await
+}
+
+#[tokio::test]
+async fn a_failing_write_rolls_back_only_its_own_changes() {
+    let app = TestApp::spawn().await;
+    let core = portcullis::Core::open(app.config.clone()).unwrap();
+    let results = writes_behind_a_slow_one(&core, 12).await;
+    for (i, result) in results.iter().enumerate() {
+        match (i % 2, result) {
+            (0, Ok(())) => {}
+            (1, Err(store::StoreError::Conflict(_))) => {}
+            _ => panic!("write {i}: {result:?}"),
+        }
+    }
+    let expected: Vec<String> = (0..=12)
+        .filter(|i| i % 2 == 0)
+        .map(|i| format!("w{i:02}"))
+        .collect();
+    assert_eq!(stored_ids(&core), expected);
+}
+
+#[tokio::test]
+async fn a_write_has_committed_when_it_returns() {
+    let app = TestApp::spawn().await;
+    let core = portcullis::Core::open(app.config.clone()).unwrap();
+    let mut tasks = Vec::new();
+    for i in 0..24 {
+        let (db, reader) = (core.db.clone(), core.db.clone());
+        tasks.push(tokio::spawn(async move {
+            let id = format!("c{i:02}");
+            let mine = id.clone();
+            db.write(move |conn| store::audit::insert(conn, &event(&mine)))
+                .await
+                .unwrap();
+            // Another connection sees it at once.
+            reader
+                .run(move |conn| store::audit::recent(conn, 1000))
+                .await
+                .unwrap()
+                .iter()
+                .any(|e| e.id == id)
+        }));
+    }
+    for task in tasks {
+        assert!(task.await.unwrap(), "visible to other connections");
+    }
+}
+
+#[tokio::test]
+async fn a_write_that_panics_fails_and_later_writes_work() {
+    let app = TestApp::spawn().await;
+    let core = portcullis::Core::open(app.config.clone()).unwrap();
+    let panicked = core
+        .db
+        .write(|_conn| -> Result<(), store::StoreError> { panic!("a bug in a write job") })
+        .await;
+    assert!(
+        matches!(panicked, Err(store::StoreError::Unavailable(_))),
+        "{panicked:?}"
+    );
+    core.db
+        .write(|conn| store::audit::insert(conn, &event("after")))
+        .await
+        .unwrap();
+    assert_eq!(stored_ids(&core), vec!["after".to_owned()]);
+}

@@ -112,6 +112,14 @@ pub fn tokens(
     })
 }
 
+/// Whether [`tokens`] for `client` and `scope` makes an RSA signature (~1 ms): such
+/// work runs on the blocking pool, never on an HTTP worker.
+pub fn signs_with_rsa(client: &ClientRow, scope: &[String]) -> bool {
+    let rsa = |name: &str| !matches!(name.parse(), Ok(Alg::ES256));
+    rsa(&client.access_token_signed_response_alg)
+        || (scope.iter().any(|s| s == "openid") && rsa(&client.id_token_signed_response_alg))
+}
+
 fn alg(name: &str) -> Result<Alg, OAuthError> {
     name.parse()
         .map_err(|e: String| OAuthError::unavailable(&e))

@@ -9,6 +9,12 @@
 //! the whole family — every token of that sign-in and their access tokens — unless it
 //! is the immediately preceding token replayed within the configured grace period, which
 //! gets the same successor tokens back.
+//!
+//! The grant runs in two steps: [`exchange`] does everything that touches the database
+//! inside one write transaction (`Db::write`: on SQLite it shares its commit with the
+//! other rotations queued at that moment), and [`respond`] signs the tokens once that
+//! transaction has committed, so the write lock is never held for a signature and no
+//! token is handed out for a rotation that did not become durable.
 
 use std::borrow::Cow;
 
@@ -26,7 +32,7 @@ use crate::oauth::params::Params;
 use crate::oauth::OAuthError;
 use crate::store::clients::ClientRow;
 use crate::store::refresh_tokens::{self, RefreshTokenRow, Use};
-use crate::store::{self, audit, grants, DbConnection};
+use crate::store::{audit, grants, DbConnection};
 
 /// A token request for this grant, parsed by the handler.
 pub struct RefreshRequest<'a> {
@@ -62,18 +68,52 @@ impl machine::Request for RefreshRequest<'_> {
 
 const REFUSED: &str = "the refresh token is invalid, expired or revoked";
 
+/// What the database part of a refresh decided; [`respond`] turns it into the answer
+/// once the transaction it ran in has committed.
+pub enum Rotation {
+    /// Rotated: the successor's secret, and what its access (and ID) token is minted from.
+    Rotated(Box<Rotated>),
+    /// With a reuse grace period: the response, sealed and stored with the rotation (or
+    /// the stored one, for a replay within the grace period).
+    Kept(TokenResponse),
+    /// A rotated token came back: its family is revoked, in the same commit.
+    Reused,
+}
+
+pub struct Rotated {
+    client: ClientRow,
+    /// The token that was rotated: the sign-in its successors carry forward.
+    row: RefreshTokenRow,
+    scope: Vec<String>,
+    secret: String,
+}
+
+impl Rotation {
+    /// Whether [`respond`] makes an RSA signature (then it belongs on the blocking
+    /// pool, not on an HTTP worker).
+    pub fn signs_with_rsa(&self) -> bool {
+        match self {
+            Rotation::Rotated(r) => mint::signs_with_rsa(&r.client, &r.scope),
+            Rotation::Kept(_) | Rotation::Reused => false,
+        }
+    }
+}
+
+/// The database part of the grant: client authentication, the token's row, and the
+/// rotation (or the reuse) — all inside one write transaction (`Db::write`), which the
+/// caller commits before calling [`respond`].
 #[tracing::instrument(skip_all, fields(client_id = request.presented.client_id()))]
 pub fn exchange(
     conn: &mut DbConnection,
     ctx: &TokenContext,
     request: &RefreshRequest<'_>,
     now: i64,
-) -> Result<TokenResponse, OAuthError> {
+) -> Result<Rotation, OAuthError> {
     let mut flow = Refresh::new(request);
     let mut input = Input::None;
     let mut client: Option<ClientRow> = None;
     let mut row: Option<RefreshTokenRow> = None;
-    let mut issued: Option<TokenResponse> = None;
+    let mut decided: Option<Rotation> = None;
     let scope = request.params.get("scope").map(Cow::Borrowed);
     loop {
         input = match flow.advance(input) {
@@ -106,29 +146,45 @@ pub fn exchange(
                 }
             }
             Output::Refresh { grant, .. } => {
-                let (Some(client), Some(row)) = (client.as_ref(), row.as_ref()) else {
+                let (Some(client), Some(row)) = (client.take(), row.take()) else {
                     return Err(OAuthError::unavailable(
                         &"the refresh flow advanced out of order",
                     ));
                 };
-                let response = rotate(conn, ctx, client, row, &grant, now)?;
-                let refreshed = RefreshedToken {
-                    token: response.access_token.clone(),
-                    refresh: response.refresh_token.clone(),
-                    until: DateTime::<Utc>::from_timestamp(now + response.expires_in, 0)
+                decided = Some(rotate(conn, ctx, client, row, &grant, now)?);
+                // oxide-auth only packages this; the tokens are minted by `respond`,
+                // after the commit.
+                Input::Refreshed(RefreshedToken {
+                    token: String::new(),
+                    refresh: None,
+                    until: DateTime::<Utc>::from_timestamp(now, 0)
                         .unwrap_or(DateTime::<Utc>::MIN_UTC),
                     token_type: TokenType::Bearer,
-                };
-                issued = Some(response);
-                Input::Refreshed(refreshed)
+                })
             }
             Output::Ok(_) => {
-                return issued
+                return decided
                     .take()
-                    .ok_or_else(|| OAuthError::unavailable(&"no response"))
+                    .ok_or_else(|| OAuthError::unavailable(&"no rotation"))
             }
             Output::Err(e) => return Err(machine_error(e)),
         };
+    }
+}
+
+/// The answer to a refresh whose transaction has committed.
+pub fn respond(
+    ctx: &TokenContext,
+    rotation: Rotation,
+    now: i64,
+) -> Result<TokenResponse, OAuthError> {
+    match rotation {
+        Rotation::Rotated(r) => {
+            let who = Authorized::from_refresh_token(&r.row);
+            mint::tokens(ctx, &r.client, &who, &r.scope, Some(r.secret), now)
+        }
+        Rotation::Kept(response) => Ok(response),
+        Rotation::Reused => Err(OAuthError::invalid_grant(REFUSED)),
     }
 }
 
@@ -183,24 +239,16 @@ fn to_grant(row: &RefreshTokenRow, issuer: &str) -> Option<Grant> {
     })
 }
 
-enum Rotation {
-    /// Rotated; the successor's secret, for the response minted after the commit.
-    Rotated(String),
-    /// Rotated with a grace period: the response, already stored sealed.
-    Kept(TokenResponse),
-    /// The token had already been rotated (by an earlier request, or a concurrent one).
-    AlreadyRotated,
-}
-
-/// Rotates `row` and mints its successors, all in one transaction, or handles a reuse.
+/// Rotates `row` and records its successor, or handles a reuse; inside the caller's
+/// transaction.
 fn rotate(
     conn: &mut DbConnection,
     ctx: &TokenContext,
-    client: &ClientRow,
-    row: &RefreshTokenRow,
+    client: ClientRow,
+    row: RefreshTokenRow,
     grant: &Grant,
     now: i64,
-) -> Result<TokenResponse, OAuthError> {
+) -> Result<Rotation, OAuthError> {
     // Narrowed scopes in the order first granted; lapsed scopes dropped.
     let original: Vec<String> =
         serde_json::from_str(&row.scope).map_err(|e| OAuthError::unavailable(&e))?;
@@ -210,50 +258,49 @@ fn rotate(
         .cloned()
         .collect();
     let scope = ctx.settings.unexpired_scopes(&narrowed, row.auth_time, now);
-    let who = Authorized::from_refresh_token(row);
     let used = Use {
         at: now,
         ip: ctx.origin.ip.as_deref(),
         user_agent: ctx.origin.user_agent.as_deref(),
     };
-    let outcome = store::transaction(conn, |conn| {
-        if grants::live_user(conn, &row.family_id)?.is_none() {
-            return Err(OAuthError::invalid_grant(REFUSED));
-        }
-        if row.rotated_at.is_some() || !refresh_tokens::rotate(conn, &row.id, &used)? {
-            return Ok(Rotation::AlreadyRotated);
-        }
-        // The successor keeps the original scope (RFC 6749 §6: a narrower request
-        // narrows the access token only).
-        let (secret, successor) = mint::refresh_token(
-            ctx,
-            client,
-            &who,
-            &row.scope,
-            mint::Origin::Rotation(row),
-            now,
-        );
-        refresh_tokens::insert(conn, &successor)?;
-        if ctx.settings.refresh_reuse_grace == 0 {
-            // Signed after the commit: the write lock is not held for a signature.
-            return Ok(Rotation::Rotated(secret));
-        }
-        // With a grace period, a replay must find the very response: sealed and stored
-        // in the same transaction.
-        let response = mint::tokens(ctx, client, &who, &scope, Some(secret), now)?;
-        let json = serde_json::to_vec(&response).expect("a response serialises");
-        refresh_tokens::set_grace_response(
-            conn,
-            &row.id,
-            &ctx.master.seal(row.id.as_bytes(), &json),
-        )?;
-        Ok(Rotation::Kept(response))
-    })?;
-    match outcome {
-        Rotation::Rotated(secret) => mint::tokens(ctx, client, &who, &scope, Some(secret), now),
-        Rotation::Kept(response) => Ok(response),
-        Rotation::AlreadyRotated => reused(conn, ctx, row, now),
+    if grants::live_user(conn, &row.family_id)?.is_none() {
+        return Err(OAuthError::invalid_grant(REFUSED));
     }
+    if row.rotated_at.is_some() || !refresh_tokens::rotate(conn, &row.id, &used)? {
+        // Rotated by an earlier request, or by a concurrent one (another instance).
+        return reused(conn, ctx, &row, now);
+    }
+    let who = Authorized::from_refresh_token(&row);
+    // The successor keeps the original scope (RFC 6749 §6: a narrower request narrows
+    // the access token only).
+    let (secret, successor) = mint::refresh_token(
+        ctx,
+        &client,
+        &who,
+        &row.scope,
+        mint::Origin::Rotation(&row),
+        now,
+    );
+    refresh_tokens::insert(conn, &successor)?;
+    if ctx.settings.refresh_reuse_grace == 0 {
+        // Signed after the commit: the write lock is not held for a signature.
+        return Ok(Rotation::Rotated(Box::new(Rotated {
+            client,
+            row,
+            scope,
+            secret,
+        })));
+    }
+    // With a grace period, a replay must find the very response: sealed and stored in
+    // the same transaction.
+    let response = mint::tokens(ctx, &client, &who, &scope, Some(secret), now)?;
+    let json = serde_json::to_vec(&response).expect("a response serialises");
+    refresh_tokens::set_grace_response(
+        conn,
+        &row.id,
+        &ctx.master.seal(row.id.as_bytes(), &json),
+    )?;
+    Ok(Rotation::Kept(response))
 }
 
 /// A rotated token came back: the same successors within the grace period (the
@@ -263,7 +310,7 @@ fn reused(
     ctx: &TokenContext,
     row: &RefreshTokenRow,
     now: i64,
-) -> Result<TokenResponse, OAuthError> {
+) -> Result<Rotation, OAuthError> {
     let fresh = refresh_tokens::by_hash(conn, &row.token_hash)?;
     if let Some(fresh) = fresh.filter(|f| f.revoked_at.is_none()) {
         let in_grace = fresh
@@ -278,20 +325,18 @@ fn reused(
                 .and_then(|sealed| ctx.master.open(fresh.id.as_bytes(), sealed).ok())
                 .and_then(|json| serde_json::from_slice::<TokenResponse>(&json).ok())
             {
-                return Ok(response);
+                return Ok(Rotation::Kept(response));
             }
         }
     }
-    store::transaction(conn, |conn| {
-        mint::revoke_family(conn, &row.family_id, now)?;
-        audit::record(
-            conn,
-            "refresh_token.reused",
-            Some(&row.user_id),
-            Some(&row.client_id),
-            json!({ "grant_id": row.family_id }),
-        )
-    })?;
+    mint::revoke_family(conn, &row.family_id, now)?;
+    audit::record(
+        conn,
+        "refresh_token.reused",
+        Some(&row.user_id),
+        Some(&row.client_id),
+        json!({ "grant_id": row.family_id }),
+    )?;
     tracing::warn!(client_id = %row.client_id, "a rotated refresh token was used again: its family is revoked");
-    Err(OAuthError::invalid_grant(REFUSED))
+    Ok(Rotation::Reused)
 }
