@@ -3,7 +3,7 @@
 
 use diesel::prelude::*;
 
-use super::schema::refresh_tokens;
+use super::schema::{grants, refresh_tokens, users};
 use super::{DbConnection, StoreError};
 
 #[derive(Debug, Queryable, Selectable, Insertable, Clone)]
@@ -62,6 +62,24 @@ pub fn by_hash(
 ) -> Result<Option<RefreshTokenRow>, StoreError> {
     Ok(refresh_tokens::table
         .filter(refresh_tokens::token_hash.eq(hash))
+        .select(RefreshTokenRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .next())
+}
+
+/// [`by_hash`], if the token's grant is live (not revoked, its user not disabled): one
+/// statement for the refresh grant's lookup.
+pub fn live_by_hash(
+    conn: &mut DbConnection,
+    hash: &[u8],
+) -> Result<Option<RefreshTokenRow>, StoreError> {
+    Ok(refresh_tokens::table
+        .inner_join(grants::table.on(grants::id.eq(refresh_tokens::family_id)))
+        .inner_join(users::table.on(users::id.eq(grants::user_id)))
+        .filter(refresh_tokens::token_hash.eq(hash))
+        .filter(grants::revoked_at.is_null())
+        .filter(users::disabled.eq(false))
         .select(RefreshTokenRow::as_select())
         .load(conn)?
         .into_iter()

@@ -32,7 +32,7 @@ use crate::oauth::params::Params;
 use crate::oauth::OAuthError;
 use crate::store::clients::ClientRow;
 use crate::store::refresh_tokens::{self, RefreshTokenRow, Use};
-use crate::store::{audit, grants, DbConnection};
+use crate::store::{audit, DbConnection};
 
 /// A token request for this grant, parsed by the handler.
 pub struct RefreshRequest<'a> {
@@ -206,14 +206,15 @@ fn machine_error(e: machine::Error) -> OAuthError {
     }
 }
 
-/// The row behind a presented token: unknown, revoked and expired tokens are `None`;
-/// rotated ones are returned, so that their reuse is seen (after client authentication).
+/// The row behind a presented token: unknown, revoked and expired tokens, and those of
+/// a revoked grant or a disabled user, are `None`; rotated ones are returned, so that
+/// their reuse is seen (after client authentication).
 fn recover(
     conn: &mut DbConnection,
     presented: &str,
     now: i64,
 ) -> Result<Option<RefreshTokenRow>, OAuthError> {
-    let row = refresh_tokens::by_hash(conn, &token::sha256(presented.as_bytes()))?;
+    let row = refresh_tokens::live_by_hash(conn, &token::sha256(presented.as_bytes()))?;
     Ok(row.filter(|r| {
         r.revoked_at.is_none()
             && r.absolute_expires_at > now
@@ -263,9 +264,7 @@ fn rotate(
         ip: ctx.origin.ip.as_deref(),
         user_agent: ctx.origin.user_agent.as_deref(),
     };
-    if grants::live_user(conn, &row.family_id)?.is_none() {
-        return Err(OAuthError::invalid_grant(REFUSED));
-    }
+    // The grant was live when the row was recovered, in this transaction.
     if row.rotated_at.is_some() || !refresh_tokens::rotate(conn, &row.id, &used)? {
         // Rotated by an earlier request, or by a concurrent one (another instance).
         return reused(conn, ctx, &row, now);
