@@ -166,16 +166,16 @@ fn rotation(c: &mut Criterion) {
     }
     // 16 sign-ins refreshing at once: on SQLite their rotations share commits
     // (`store::writer`). One iteration is 16 rotations.
-    let mut currents: Vec<String> = (0..16).map(|_| sign_in(&b, &["offline_access"]).1).collect();
+    let mut currents: Vec<String> = (0..16)
+        .map(|_| sign_in(&b, &["offline_access"]).1)
+        .collect();
     group.bench_function("16 concurrent rotations, no ID token", |bench| {
         bench.iter(|| {
             let b = &b;
             let presented = &presented;
-            currents = runtime.block_on(futures_util::future::join_all(
-                currents
-                    .iter()
-                    .map(|token| async move { refresh(b, presented, token).await.refresh_token.unwrap() }),
-            ));
+            currents = runtime.block_on(futures_util::future::join_all(currents.iter().map(
+                |token| async move { refresh(b, presented, token).await.refresh_token.unwrap() },
+            )));
         })
     });
     group.finish();

@@ -214,7 +214,9 @@ impl Writer {
             })
             .map_err(|e| e.to_string())
         });
-        let sender = jobs.as_ref().map_err(|e| StoreError::Unavailable(e.clone()))?;
+        let sender = jobs
+            .as_ref()
+            .map_err(|e| StoreError::Unavailable(e.clone()))?;
         sender
             .send(job)
             .map_err(|_| StoreError::Unavailable("the database writer stopped".into()))
@@ -339,7 +341,8 @@ impl Db {
 }
 
 /// One SQLite write transaction at a time per process.
-static SQLITE_WRITER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+/// (parking_lot's, for its fair unlock: see `store::writer`.)
+static SQLITE_WRITER: parking_lot::Mutex<()> = parking_lot::const_mutex(());
 
 /// Runs `f` in one transaction (nested calls become savepoints): all or nothing, for
 /// domain functions that write several tables.
@@ -365,7 +368,7 @@ where
         // Writers of this process queue here instead of in SQLite's busy handler, which
         // sleeps in steps of up to 100 ms (a 1 s tail under load); other processes on
         // the same file still meet the busy timeout.
-        let _writer = SQLITE_WRITER.lock().unwrap_or_else(|e| e.into_inner());
+        let _writer = SQLITE_WRITER.lock();
         AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")
             .map_err(StoreError::from)?;
         return match f(conn) {

@@ -59,7 +59,13 @@ fn serve(connect: impl Fn() -> Result<DbConnection, StoreError>, jobs: mpsc::Rec
                 }
             },
         };
-        if !run_batch(conn_ref, first, &jobs) {
+        // Writers on pooled connections of this process queue on the same mutex.
+        let writer = super::SQLITE_WRITER.lock();
+        let usable = run_batch(conn_ref, first, &jobs);
+        // Handed straight to a pooled writer waiting for it, if any, so that a stream
+        // of batches cannot starve the other write paths (sign-ins, codes).
+        parking_lot::MutexGuard::unlock_fair(writer);
+        if !usable {
             // Its transaction state is unknown (a job panicked, or rollback failed):
             // closing the connection rolls back whatever is open; the next batch
             // opens a new one.
@@ -68,16 +74,12 @@ fn serve(connect: impl Fn() -> Result<DbConnection, StoreError>, jobs: mpsc::Rec
     }
 }
 
-/// Runs `first` and whatever else is queued in one transaction. Returns `false` when
-/// the connection must not be reused.
+/// Runs `first` and whatever else is queued in one transaction, holding the process's
+/// SQLite write mutex. Returns `false` when the connection must not be reused.
 fn run_batch(conn: &mut DbConnection, first: Job, jobs: &mpsc::Receiver<Job>) -> bool {
     let DbConnection::Sqlite(sqlite) = &mut *conn else {
         unreachable!("the writer serves SQLite only")
     };
-    // Writers on pooled connections of this process queue on the same mutex.
-    let _writer = super::SQLITE_WRITER
-        .lock()
-        .unwrap_or_else(|e| e.into_inner());
     if let Err(e) = AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE") {
         let e = StoreError::from(e);
         tracing::error!(error = %e, "the database writer cannot begin a transaction");

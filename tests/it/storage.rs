@@ -118,10 +118,9 @@ async fn writes_behind_a_slow_one(
     }
     // Polling once submits a write (and the first one then waits for `go`).
     for write in writes.iter_mut() {
-        let pending = std::future::poll_fn(|cx| {
-            std::task::Poll::Ready(write.as_mut().poll(cx).is_pending())
-        })
-        .await;
+        let pending =
+            std::future::poll_fn(|cx| std::task::Poll::Ready(write.as_mut().poll(cx).is_pending()))
+                .await;
         assert!(pending, "a write waits for its commit");
     }
     go.send(()).unwrap();

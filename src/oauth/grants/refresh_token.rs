@@ -294,11 +294,7 @@ fn rotate(
     // the same transaction.
     let response = mint::tokens(ctx, &client, &who, &scope, Some(secret), now)?;
     let json = serde_json::to_vec(&response).expect("a response serialises");
-    refresh_tokens::set_grace_response(
-        conn,
-        &row.id,
-        &ctx.master.seal(row.id.as_bytes(), &json),
-    )?;
+    refresh_tokens::set_grace_response(conn, &row.id, &ctx.master.seal(row.id.as_bytes(), &json))?;
     Ok(Rotation::Kept(response))
 }
 
