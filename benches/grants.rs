@@ -10,7 +10,7 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use portcullis::config::{ClientConfig, Config, Secret, UserConfig};
 use portcullis::oauth::client_auth::Presented;
 use portcullis::oauth::grants::mint::{self, Authorized};
-use portcullis::oauth::grants::refresh_token::{self, RefreshRequest};
+use portcullis::oauth::grants::refresh_token;
 use portcullis::oauth::grants::{TokenContext, TokenResponse};
 use portcullis::oauth::introspect;
 use portcullis::oauth::issuer::TokenSettings;
@@ -181,25 +181,14 @@ fn rotation(c: &mut Criterion) {
     group.finish();
 }
 
-/// One refresh as `/token` does it: the rotation through `Db::write`, then the tokens.
+/// One refresh as `/token` runs it.
 async fn refresh(b: &Bench, presented: &Presented, token: &str) -> TokenResponse {
     let body = format!("grant_type=refresh_token&refresh_token={token}");
     let params = Params::parse(body.as_bytes()).unwrap();
-    let (ctx, presented) = (b.ctx.clone(), presented.clone());
     let now = portcullis::clock::now();
-    let rotation = b
-        .core
-        .db
-        .write(move |conn| {
-            let request = RefreshRequest {
-                params: &params,
-                presented: &presented,
-            };
-            refresh_token::exchange(conn, &ctx, &request, now)
-        })
+    refresh_token::run(&b.core.db, b.ctx.clone(), params, presented.clone(), now)
         .await
-        .unwrap();
-    refresh_token::respond(&b.ctx, rotation, now).unwrap()
+        .unwrap()
 }
 
 fn introspection(c: &mut Criterion) {

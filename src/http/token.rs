@@ -11,7 +11,7 @@ use super::AppState;
 use crate::oauth::client_auth::{self, Presented};
 use crate::oauth::grants::authorization_code::{self, CodeRequest};
 use crate::oauth::grants::client_credentials::{self, ClientCredentialsRequest};
-use crate::oauth::grants::refresh_token::{self, RefreshRequest};
+use crate::oauth::grants::refresh_token;
 use crate::oauth::grants::{TokenContext, TokenResponse};
 use crate::oauth::params::Params;
 use crate::oauth::OAuthError;
@@ -45,7 +45,7 @@ pub async fn token(
     let now = crate::clock::now();
     let response = match grant {
         Grant::AuthorizationCode => code(&state, ctx, params, presented, now).await,
-        Grant::RefreshToken => refresh(&state, ctx, params, presented, now).await,
+        Grant::RefreshToken => refresh_token::run(&state.db, ctx, params, presented, now).await,
         Grant::ClientCredentials => client_credentials(&state, ctx, params, presented, now).await,
     }?;
     state.metrics.token_issued(grant.name());
@@ -99,35 +99,6 @@ async fn client_credentials(
             client_credentials::exchange_stored(conn, &ctx, &request, now)
         })
         .await
-}
-
-/// A refresh: the rotation in a write transaction (on SQLite, grouped with the others
-/// queued: `store::writer`), then the tokens minted once it has committed — on this
-/// worker for ES256, on the blocking pool when an RSA signature is due.
-async fn refresh(
-    state: &AppState,
-    ctx: TokenContext,
-    params: Params,
-    presented: Presented,
-    now: i64,
-) -> Result<TokenResponse, OAuthError> {
-    let job_ctx = ctx.clone();
-    let rotation = state
-        .db
-        .write(move |conn| {
-            let request = RefreshRequest {
-                params: &params,
-                presented: &presented,
-            };
-            refresh_token::exchange(conn, &job_ctx, &request, now)
-        })
-        .await?;
-    if !rotation.signs_with_rsa() {
-        return refresh_token::respond(&ctx, rotation, now);
-    }
-    web::block(move || refresh_token::respond(&ctx, rotation, now))
-        .await
-        .map_err(|e| OAuthError::unavailable(&e))?
 }
 
 fn success(response: TokenResponse) -> HttpResponse {

@@ -32,7 +32,7 @@ use crate::oauth::params::Params;
 use crate::oauth::OAuthError;
 use crate::store::clients::ClientRow;
 use crate::store::refresh_tokens::{self, RefreshTokenRow, Use};
-use crate::store::{audit, DbConnection};
+use crate::store::{audit, Db, DbConnection};
 
 /// A token request for this grant, parsed by the handler.
 pub struct RefreshRequest<'a> {
@@ -170,6 +170,35 @@ pub fn exchange(
             Output::Err(e) => return Err(machine_error(e)),
         };
     }
+}
+
+/// The grant end to end, as `/token` runs it: [`exchange`] in a write transaction (on
+/// SQLite, grouped with the other rotations queued: `store::writer`), then [`respond`]
+/// once it has committed — on the calling worker for ES256, on the blocking pool when
+/// an RSA signature is due.
+pub async fn run(
+    db: &Db,
+    ctx: TokenContext,
+    params: Params,
+    presented: Presented,
+    now: i64,
+) -> Result<TokenResponse, OAuthError> {
+    let job_ctx = ctx.clone();
+    let rotation = db
+        .write(move |conn| {
+            let request = RefreshRequest {
+                params: &params,
+                presented: &presented,
+            };
+            exchange(conn, &job_ctx, &request, now)
+        })
+        .await?;
+    if !rotation.signs_with_rsa() {
+        return respond(&ctx, rotation, now);
+    }
+    tokio::task::spawn_blocking(move || respond(&ctx, rotation, now))
+        .await
+        .map_err(|e| OAuthError::unavailable(&e))?
 }
 
 /// The answer to a refresh whose transaction has committed.
