@@ -9,7 +9,7 @@
 //! out and runs the closure on tokio's blocking pool: actix workers never block on I/O.
 
 use std::path::PathBuf;
-use std::sync::{mpsc, Arc, OnceLock};
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
@@ -201,25 +201,31 @@ pub struct Db {
 
 struct Writer {
     manager: Manager,
-    jobs: OnceLock<Result<mpsc::Sender<writer::Job>, String>>,
+    /// The queue of the writer thread, started on first use and again if it has ended.
+    jobs: Mutex<Option<mpsc::Sender<writer::Job>>>,
 }
 
 impl Writer {
     fn submit(&self, job: writer::Job) -> Result<(), StoreError> {
-        let jobs = self.jobs.get_or_init(|| {
-            let manager = self.manager.clone();
-            writer::spawn(move || {
-                r2d2::ManageConnection::connect(&manager)
-                    .map_err(|e| StoreError::Unavailable(e.to_string()))
-            })
-            .map_err(|e| e.to_string())
-        });
-        let sender = jobs
-            .as_ref()
-            .map_err(|e| StoreError::Unavailable(e.clone()))?;
-        sender
+        let mut jobs = self.jobs.lock().unwrap_or_else(|e| e.into_inner());
+        let job = match jobs.as_ref() {
+            Some(queue) => match queue.send(job) {
+                Ok(()) => return Ok(()),
+                // The thread has ended (it only does on a bug): start another.
+                Err(mpsc::SendError(job)) => job,
+            },
+            None => job,
+        };
+        let manager = self.manager.clone();
+        let queue = writer::spawn(move || {
+            r2d2::ManageConnection::connect(&manager)
+                .map_err(|e| StoreError::Unavailable(e.to_string()))
+        })?;
+        queue
             .send(job)
-            .map_err(|_| StoreError::Unavailable("the database writer stopped".into()))
+            .map_err(|_| StoreError::Unavailable("the database writer stopped".into()))?;
+        *jobs = Some(queue);
+        Ok(())
     }
 }
 
@@ -256,7 +262,7 @@ impl Db {
                     url: url.clone(),
                     busy_timeout_ms: options.busy_timeout.as_millis(),
                 },
-                jobs: OnceLock::new(),
+                jobs: Mutex::new(None),
             })
         });
         Ok(Db {

@@ -10,11 +10,12 @@
 //! is the immediately preceding token replayed within the configured grace period, which
 //! gets the same successor tokens back.
 //!
-//! The grant runs in two steps: [`exchange`] does everything that touches the database
-//! inside one write transaction (`Db::write`: on SQLite it shares its commit with the
-//! other rotations queued at that moment), and [`respond`] signs the tokens once that
-//! transaction has committed, so the write lock is never held for a signature and no
-//! token is handed out for a rotation that did not become durable.
+//! [`run`] takes the grant in steps: `exchange` does everything that touches the
+//! database inside one write transaction (`Db::write`: on SQLite it shares its commit
+//! with the other rotations queued at that moment); a token found already rotated goes
+//! to `reused` in a transaction of its own; `respond` signs the tokens once the
+//! rotation has committed, so the write lock is never held for a signature and no token
+//! is handed out for a rotation that did not become durable.
 
 use std::borrow::Cow;
 
@@ -70,17 +71,20 @@ const REFUSED: &str = "the refresh token is invalid, expired or revoked";
 
 /// What the database part of a refresh decided; [`respond`] turns it into the answer
 /// once the transaction it ran in has committed.
-pub enum Rotation {
+enum Rotation {
     /// Rotated: the successor's secret, and what its access (and ID) token is minted from.
     Rotated(Box<Rotated>),
+    /// The token had been rotated already (by an earlier request or a concurrent one):
+    /// [`reused`] decides, in a transaction of its own.
+    Replayed(Box<RefreshTokenRow>),
     /// With a reuse grace period: the response, sealed and stored with the rotation (or
     /// the stored one, for a replay within the grace period).
     Kept(TokenResponse),
-    /// A rotated token came back: its family is revoked, in the same commit.
+    /// A rotated token came back: its family has been revoked.
     Reused,
 }
 
-pub struct Rotated {
+struct Rotated {
     client: ClientRow,
     /// The token that was rotated: the sign-in its successors carry forward.
     row: RefreshTokenRow,
@@ -91,10 +95,10 @@ pub struct Rotated {
 impl Rotation {
     /// Whether [`respond`] makes an RSA signature (then it belongs on the blocking
     /// pool, not on an HTTP worker).
-    pub fn signs_with_rsa(&self) -> bool {
+    fn signs_with_rsa(&self) -> bool {
         match self {
             Rotation::Rotated(r) => mint::signs_with_rsa(&r.client, &r.scope),
-            Rotation::Kept(_) | Rotation::Reused => false,
+            Rotation::Replayed(_) | Rotation::Kept(_) | Rotation::Reused => false,
         }
     }
 }
@@ -103,7 +107,7 @@ impl Rotation {
 /// rotation (or the reuse) — all inside one write transaction (`Db::write`), which the
 /// caller commits before calling [`respond`].
 #[tracing::instrument(skip_all, fields(client_id = request.presented.client_id()))]
-pub fn exchange(
+fn exchange(
     conn: &mut DbConnection,
     ctx: &TokenContext,
     request: &RefreshRequest<'_>,
@@ -172,8 +176,8 @@ pub fn exchange(
     }
 }
 
-/// The grant end to end, as `/token` runs it: [`exchange`] in a write transaction (on
-/// SQLite, grouped with the other rotations queued: `store::writer`), then [`respond`]
+/// The grant end to end, as `/token` runs it: `exchange` in a write transaction (on
+/// SQLite, grouped with the other rotations queued: `store::writer`), then `respond`
 /// once it has committed — on the calling worker for ES256, on the blocking pool when
 /// an RSA signature is due.
 pub async fn run(
@@ -184,7 +188,7 @@ pub async fn run(
     now: i64,
 ) -> Result<TokenResponse, OAuthError> {
     let job_ctx = ctx.clone();
-    let rotation = db
+    let mut rotation = db
         .write(move |conn| {
             let request = RefreshRequest {
                 params: &params,
@@ -193,6 +197,16 @@ pub async fn run(
             exchange(conn, &job_ctx, &request, now)
         })
         .await?;
+    if let Rotation::Replayed(row) = rotation {
+        // Not in the transaction that found the token rotated: on PostgreSQL, an UPDATE
+        // that waited for a concurrent rotation keeps a lock on the row it then skipped,
+        // and revoking the family while holding it deadlocks with another replay's
+        // revocation (grant first, then the family's tokens).
+        let job_ctx = ctx.clone();
+        rotation = db
+            .write(move |conn| reused(conn, &job_ctx, &row, now))
+            .await?;
+    }
     if !rotation.signs_with_rsa() {
         return respond(&ctx, rotation, now);
     }
@@ -202,18 +216,15 @@ pub async fn run(
 }
 
 /// The answer to a refresh whose transaction has committed.
-pub fn respond(
-    ctx: &TokenContext,
-    rotation: Rotation,
-    now: i64,
-) -> Result<TokenResponse, OAuthError> {
+fn respond(ctx: &TokenContext, rotation: Rotation, now: i64) -> Result<TokenResponse, OAuthError> {
     match rotation {
         Rotation::Rotated(r) => {
             let who = Authorized::from_refresh_token(&r.row);
             mint::tokens(ctx, &r.client, &who, &r.scope, Some(r.secret), now)
         }
         Rotation::Kept(response) => Ok(response),
-        Rotation::Reused => Err(OAuthError::invalid_grant(REFUSED)),
+        // `run` has handed a replay to `reused`; refused either way.
+        Rotation::Replayed(_) | Rotation::Reused => Err(OAuthError::invalid_grant(REFUSED)),
     }
 }
 
@@ -296,7 +307,7 @@ fn rotate(
     // The grant was live when the row was recovered, in this transaction.
     if row.rotated_at.is_some() || !refresh_tokens::rotate(conn, &row.id, &used)? {
         // Rotated by an earlier request, or by a concurrent one (another instance).
-        return reused(conn, ctx, &row, now);
+        return Ok(Rotation::Replayed(Box::new(row)));
     }
     let who = Authorized::from_refresh_token(&row);
     // The successor keeps the original scope (RFC 6749 §6: a narrower request narrows
