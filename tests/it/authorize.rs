@@ -82,83 +82,49 @@ async fn bad_requests_from_a_known_client_go_back_with_the_right_error() {
     let app = TestApp::spawn_with(oidc::with_apps).await;
     let (_, challenge) = pkce();
     let url = |extra: &[(&str, &str)]| authorize_url(&app, WEB, WEB_CALLBACK, &challenge, extra);
-    assert_redirected_error(&app, &url(&[("scope", "openid bogus")]), "invalid_scope").await;
-    assert_redirected_error(&app, &url(&[("scope", "")]), "invalid_scope").await;
-    assert_redirected_error(
-        &app,
-        &url(&[("code_challenge", ""), ("code_challenge_method", "")]),
-        "invalid_request",
-    )
-    .await;
-    assert_redirected_error(
-        &app,
-        &url(&[("code_challenge_method", "plain")]),
-        "invalid_request",
-    )
-    .await;
-    assert_redirected_error(
-        &app,
-        &url(&[("code_challenge_method", "")]),
-        "invalid_request",
-    )
-    .await;
-    assert_redirected_error(
-        &app,
-        &url(&[("code_challenge", "too-short")]),
-        "invalid_request",
-    )
-    .await;
-    assert_redirected_error(
-        &app,
-        &url(&[("response_type", "token")]),
-        "unsupported_response_type",
-    )
-    .await;
-    assert_redirected_error(
-        &app,
-        &url(&[("response_type", "code id_token")]),
-        "unsupported_response_type",
-    )
-    .await;
-    assert_redirected_error(
-        &app,
-        &url(&[("response_type", "")]),
-        "unsupported_response_type",
-    )
-    .await;
-    assert_redirected_error(&app, &url(&[("prompt", "none login")]), "invalid_request").await;
-    assert_redirected_error(&app, &url(&[("max_age", "-1")]), "invalid_request").await;
-    assert_redirected_error(
-        &app,
-        &url(&[("request", "eyJhbGciOiJub25lIn0.e30.")]),
-        "request_not_supported",
-    )
-    .await;
-    assert_redirected_error(
-        &app,
-        &url(&[("id_token_hint", "not.a.token")]),
-        "invalid_request",
-    )
-    .await;
-    assert_redirected_error(
-        &app,
-        &format!("{}&scope=openid", url(&[])),
-        "invalid_request",
-    )
-    .await;
-    assert_redirected_error(
-        &app,
-        &format!("{}&code_challenge={challenge}", url(&[])),
-        "invalid_request",
-    )
-    .await;
-    // Broken encoding outside client_id/redirect_uri goes back to the client (checklist §3.1).
-    assert_redirected_error(
-        &app,
-        &format!("{}&login_hint=%C0%AF", url(&[])),
-        "invalid_request",
-    )
-    .await;
+    let base = url(&[]);
+    let cases: Vec<(String, &str)> = vec![
+        (url(&[("scope", "openid bogus")]), "invalid_scope"),
+        (url(&[("scope", "")]), "invalid_scope"),
+        (
+            url(&[("code_challenge", ""), ("code_challenge_method", "")]),
+            "invalid_request",
+        ),
+        (
+            url(&[("code_challenge_method", "plain")]),
+            "invalid_request",
+        ),
+        (url(&[("code_challenge_method", "")]), "invalid_request"),
+        (url(&[("code_challenge", "too-short")]), "invalid_request"),
+        (
+            url(&[("response_type", "token")]),
+            "unsupported_response_type",
+        ),
+        (
+            url(&[("response_type", "code id_token")]),
+            "unsupported_response_type",
+        ),
+        (url(&[("response_type", "")]), "unsupported_response_type"),
+        (url(&[("prompt", "none login")]), "invalid_request"),
+        (url(&[("max_age", "-1")]), "invalid_request"),
+        (
+            url(&[("request", "eyJhbGciOiJub25lIn0.e30.")]),
+            "request_not_supported",
+        ),
+        (url(&[("id_token_hint", "not.a.token")]), "invalid_request"),
+        // Parameters sent twice.
+        (format!("{base}&scope=openid"), "invalid_request"),
+        (
+            format!("{base}&code_challenge={challenge}"),
+            "invalid_request",
+        ),
+        // Broken encoding outside client_id/redirect_uri goes back to the client
+        // (checklist §3.1).
+        (format!("{base}&login_hint=%C0%AF"), "invalid_request"),
+    ];
+    for (url, error) in &cases {
+        assert_redirected_error(&app, url, error).await;
+    }
     // No session and no page allowed.
     assert_redirected_error(&app, &url(&[("prompt", "none")]), "login_required").await;
 }
