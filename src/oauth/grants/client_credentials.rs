@@ -158,7 +158,8 @@ pub fn from_registry(
     now: i64,
 ) -> Option<Result<TokenResponse, OAuthError>> {
     let client = ctx.registry.get(request.presented.client_id())?;
-    if client.access_token_signed_response_alg != "ES256" {
+    // No ID token in this grant: only the access token's algorithm counts.
+    if super::mint::signs_with_rsa(&client, &[]) {
         return None;
     }
     match exchange(Some(client), ctx, request, now) {
