@@ -12,6 +12,8 @@ pub struct ConsentView {
     pub request_id: String,
     pub client_name: String,
     pub scopes: Vec<String>,
+    /// Where the answer will go: the page's `form-action` must allow it (`http/page.rs`).
+    pub redirect_uri: String,
 }
 
 /// What the consent page shows, or where to go instead.
@@ -32,6 +34,7 @@ pub fn consent_view(
         request_id: row.id,
         client_name: client.client_name,
         scopes: request.scope,
+        redirect_uri: request.redirect_uri,
     }))
 }
 

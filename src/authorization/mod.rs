@@ -363,13 +363,26 @@ fn issue_code(
     Ok(code)
 }
 
+/// What the sign-in page says of a pending request.
+pub struct Waiting {
+    pub client_name: String,
+    pub login_hint: Option<String>,
+    /// Where the answer will go: the page's `form-action` must allow it (`http/page.rs`).
+    pub redirect_uri: String,
+}
+
 /// The application a pending request is for, to name it on the sign-in page.
-pub fn client_name_for(
+pub fn waiting(
     conn: &mut DbConnection,
     request_id: &str,
     browser: &Browser,
     now: i64,
-) -> Result<Option<(String, Option<String>)>, StoreError> {
-    Ok(load(conn, request_id, browser, now)?
-        .map(|(_, request, client)| (client.client_name, request.oidc.login_hint)))
+) -> Result<Option<Waiting>, StoreError> {
+    Ok(
+        load(conn, request_id, browser, now)?.map(|(_, request, client)| Waiting {
+            client_name: client.client_name,
+            login_hint: request.oidc.login_hint,
+            redirect_uri: request.redirect_uri,
+        }),
+    )
 }

@@ -149,36 +149,14 @@ fn to_client_response(issuer: &str, mut to: ClientResponse) -> HttpResponse {
                 to.params.iter().map(|(k, v)| (*k, v.as_str())).collect();
             see_other(&redirect::with_query(&to.redirect_uri, &pairs))
         }
-        ResponseMode::FormPost => {
-            let mut response = page::render(
-                StatusCode::OK,
-                &FormPost {
-                    action: &to.redirect_uri,
-                    fields: &to.params,
-                },
-            );
-            // The page posts to the client and runs our one script; nothing else.
-            let target = form_action(&to.redirect_uri);
-            let csp = format!(
-                "default-src 'none'; script-src 'self'; style-src 'self'; form-action {target}; \
-                 frame-ancestors 'none'; base-uri 'none'"
-            );
-            if let Ok(value) = header::HeaderValue::from_str(&csp) {
-                response
-                    .headers_mut()
-                    .insert(header::CONTENT_SECURITY_POLICY, value);
-            }
-            response
-        }
-    }
-}
-
-/// The CSP source that allows posting to `uri`: its origin, or its scheme.
-fn form_action(uri: &str) -> String {
-    match url::Url::parse(uri) {
-        Ok(u) if u.origin().is_tuple() => u.origin().ascii_serialization(),
-        Ok(u) => format!("{}:", u.scheme()),
-        Err(_) => "'none'".into(),
+        ResponseMode::FormPost => page::render_with(
+            StatusCode::OK,
+            &FormPost {
+                action: &to.redirect_uri,
+                fields: &to.params,
+            },
+            &page::Csp::form_post_to(&to.redirect_uri),
+        ),
     }
 }
 

@@ -41,8 +41,10 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
         Ok(view) => view,
         Err(outcome) => return respond(&state, outcome, new_cookie),
     };
+    // Allow or Deny ends, through /authorize/resume, at the client.
+    let csp = page::Csp::own_forms_then(Some(&view.redirect_uri));
     Ok(csrf::form_page(&req, &state, |csrf| {
-        page::render(
+        page::render_with(
             StatusCode::OK,
             &ConsentPage {
                 csrf,
@@ -50,6 +52,7 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
                 client_name: &view.client_name,
                 scopes: view.scopes.iter().map(|s| describe(s)).collect(),
             },
+            &csp,
         )
     }))
 }

@@ -1,6 +1,9 @@
 //! CSRF protection for every form (RFC 6749 §10.12, checklist §1.20): a random cookie
 //! binds the browser; the form carries HMAC(instance key, that cookie). A POST needs
-//! both to match, and a foreign `Origin` is refused whatever the token.
+//! both to match, and one that the browser says came from elsewhere — another origin,
+//! another port of the same site, or an opaque `null` origin — is refused whatever the
+//! token (the token alone cannot stop a page that planted its own binding cookie: cookies
+//! are shared by every port of a host and, without `__Host-`, by sibling subdomains).
 
 use actix_web::cookie::Cookie;
 use actix_web::{HttpRequest, HttpResponse};
@@ -43,13 +46,12 @@ pub fn binding(req: &HttpRequest, state: &AppState) -> (String, Option<Cookie<'s
     }
 }
 
-/// Checks a form POST: same-origin (when the browser says), cookie present, token valid.
+/// Checks a form POST: from one of our pages (when the browser says), cookie present,
+/// token valid.
 pub fn verify(req: &HttpRequest, state: &AppState, form_token: &str) -> Result<(), AppError> {
     let refused = AppError::Forbidden("This form has expired or did not come from this site. Go back, reload the page and try again.");
-    if let Some(origin) = req.headers().get("origin") {
-        if origin.to_str().ok() != Some(state.issuer_origin.as_str()) {
-            return Err(refused);
-        }
+    if !from_our_pages(req, &state.issuer_origin) {
+        return Err(refused);
     }
     let binding = Cookies::read(req, state.cookies.csrf_name()).ok_or_else(|| refused.clone())?;
     let presented = base64_decode(form_token).ok_or_else(|| refused.clone())?;
@@ -61,6 +63,26 @@ pub fn verify(req: &HttpRequest, state: &AppState, form_token: &str) -> Result<(
     } else {
         Err(refused)
     }
+}
+
+/// What the browser says of where a POST comes from, when it says anything.
+///
+/// - `Sec-Fetch-Site` (Fetch Metadata) must be `same-origin`: `same-site` is another port
+///   or subdomain of our site, `cross-site` anyone, `none` no page at all.
+/// - `Origin` must be the issuer's origin exactly. Browsers send `null` from sandboxed
+///   frames, `data:` documents, after a cross-origin redirect, and from pages whose
+///   referrer policy is `no-referrer` — ours is `same-origin` (`http/page.rs`), so our own
+///   forms send the real origin and `null` is never ours.
+///
+/// Without either header the caller is not a browser (or one too old to send them), and
+/// the token alone decides.
+fn from_our_pages(req: &HttpRequest, issuer_origin: &str) -> bool {
+    let says = |name: &str, expected: &str| {
+        req.headers()
+            .get(name)
+            .is_none_or(|value| value.as_bytes() == expected.as_bytes())
+    };
+    says("sec-fetch-site", "same-origin") && says("origin", issuer_origin)
 }
 
 fn base64_decode(value: &str) -> Option<Vec<u8>> {

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use super::authorize::{browser, is_request_id, request_id, see_other};
 use super::cookies::Cookies;
 use super::{csrf, page, AppState};
-use crate::authorization;
+use crate::authorization::{self, Waiting};
 use crate::error::AppError;
 use crate::sessions::Client;
 use crate::signin::{self, Attempt, Outcome};
@@ -45,7 +45,7 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
     let waiting = waiting_for(&req, &state, request.as_deref()).await?;
     let hint = waiting
         .as_ref()
-        .and_then(|(_, hint)| hint.clone())
+        .and_then(|w| w.login_hint.clone())
         .unwrap_or_default();
     Ok(render(
         &req,
@@ -53,7 +53,7 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
         &hint,
         None,
         request.as_deref(),
-        waiting.map(|(name, _)| name),
+        waiting.as_ref(),
     ))
 }
 
@@ -98,7 +98,7 @@ pub async fn submit(
                 &username,
                 Some("Incorrect username or password."),
                 request.as_deref(),
-                waiting.map(|(name, _)| name),
+                waiting.as_ref(),
             ))
         }
         Outcome::Locked { retry_after } => Err(AppError::TooManyAttempts { retry_after }),
@@ -118,12 +118,13 @@ pub fn client_of(req: &HttpRequest) -> Client {
     }
 }
 
-/// The application (and `login_hint`) of the authorization request this browser started.
+/// The authorization request this browser started: its application, `login_hint` and
+/// redirect URI.
 async fn waiting_for(
     req: &HttpRequest,
     state: &AppState,
     request: Option<&str>,
-) -> Result<Option<(String, Option<String>)>, AppError> {
+) -> Result<Option<Waiting>, AppError> {
     let Some(id) = request.map(str::to_owned) else {
         return Ok(None);
     };
@@ -131,7 +132,7 @@ async fn waiting_for(
     let now = crate::clock::now();
     Ok(state
         .db
-        .run(move |conn| authorization::client_name_for(conn, &id, &browser, now))
+        .run(move |conn| authorization::waiting(conn, &id, &browser, now))
         .await?)
 }
 
@@ -141,19 +142,22 @@ fn render(
     username: &str,
     error: Option<&str>,
     request_id: Option<&str>,
-    client_name: Option<String>,
+    waiting: Option<&Waiting>,
 ) -> HttpResponse {
     let shown: String = username.chars().take(64).collect();
+    // A successful sign-in ends, through /authorize/resume, at the client.
+    let csp = page::Csp::own_forms_then(waiting.map(|w| w.redirect_uri.as_str()));
     csrf::form_page(req, state, |csrf| {
-        page::render(
+        page::render_with(
             StatusCode::OK,
             &LoginPage {
                 csrf,
                 username: &shown,
                 error,
                 request_id,
-                client_name: client_name.as_deref(),
+                client_name: waiting.map(|w| w.client_name.as_str()),
             },
+            &csp,
         )
     })
 }

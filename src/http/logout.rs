@@ -91,7 +91,10 @@ fn finish(
     match decision {
         Decision::Invalid(message) => Err(AppError::BadRequest(message)),
         Decision::Confirm { client_name, to } => Ok(csrf::form_page(req, state, |csrf| {
-            page::render(
+            // Signing out ends at the client's registered post-logout URI.
+            let csp =
+                page::Csp::own_forms_then(to.as_ref().map(|t| t.post_logout_redirect_uri.as_str()));
+            page::render_with(
                 StatusCode::OK,
                 &ConfirmPage {
                     csrf,
@@ -102,6 +105,7 @@ fn finish(
                         .map(|t| t.post_logout_redirect_uri.as_str()),
                     state: to.as_ref().and_then(|t| t.state.as_deref()),
                 },
+                &csp,
             )
         })),
         Decision::Done(to) => {

@@ -246,17 +246,7 @@ async fn consent_names_the_application_and_a_denial_goes_back_as_access_denied()
     );
     let request = query_of(&app.url(&login))["request"].clone();
     let csrf = oidc::csrf_of(&page);
-    let signed_in = browser
-        .post(app.url("/login"))
-        .form(&[
-            ("csrf", csrf.as_str()),
-            ("username", "alice"),
-            ("password", oidc::PASSWORD),
-            ("request", &request),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let signed_in = oidc::sign_in_for(&app, &browser, &csrf, &request).await;
     assert_eq!(
         location(&signed_in),
         format!("/authorize/resume?request={request}")
@@ -370,4 +360,53 @@ async fn first_party_clients_skip_consent_and_form_post_returns_a_self_posting_p
     assert!(html.contains(r#"action="https://first.test/cb""#));
     assert!(html.contains(r#"name="code""#) && html.contains(r#"name="iss""#));
     assert!(html.contains(r#"name="state" value="state-123""#));
+}
+
+/// The sign-in and consent forms end, after a chain of 303s, at the client's redirect URI:
+/// their CSP `form-action`, which browsers check on every hop, names its origin (and no
+/// other), the requested loopback port included (RFC 8252 §7.3).
+#[tokio::test]
+async fn sign_in_and_consent_pages_let_their_forms_end_at_the_client_only() {
+    let app = TestApp::spawn_with(oidc::with_apps).await;
+    let (_, challenge) = pkce();
+    for (client, redirect_uri, origin) in [
+        (WEB, WEB_CALLBACK, "https://web.test"),
+        (oidc::SPA, oidc::SPA_CALLBACK, "http://127.0.0.1:53412"),
+    ] {
+        let browser = browser();
+        let started = browser
+            .get(authorize_url(&app, client, redirect_uri, &challenge, &[]))
+            .send()
+            .await
+            .unwrap();
+        let login = location(&started);
+        assert!(login.starts_with("/login?request="), "{login}");
+        let expected = format!("form-action 'self' {origin};");
+        let csp_of = |response: &reqwest::Response| {
+            response.headers()["content-security-policy"]
+                .to_str()
+                .unwrap()
+                .to_owned()
+        };
+        let page = browser.get(app.url(&login)).send().await.unwrap();
+        assert!(csp_of(&page).contains(&expected), "{}", csp_of(&page));
+        let csrf = oidc::csrf_of(&page.text().await.unwrap());
+        let request = query_of(&app.url(&login)).remove("request").unwrap();
+        let signed_in = oidc::sign_in_for(&app, &browser, &csrf, &request).await;
+        let resumed = browser
+            .get(app.url(&location(&signed_in)))
+            .send()
+            .await
+            .unwrap();
+        let consent = location(&resumed);
+        assert!(consent.starts_with("/consent?request="), "{consent}");
+        let page = browser.get(app.url(&consent)).send().await.unwrap();
+        assert!(csp_of(&page).contains(&expected), "{}", csp_of(&page));
+    }
+    // Without a waiting request the sign-in page leads nowhere else.
+    let page = app.http.get(app.url("/login")).send().await.unwrap();
+    assert!(page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .contains("form-action 'self';"));
 }

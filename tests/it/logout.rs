@@ -104,6 +104,13 @@ async fn a_logout_without_a_hint_is_confirmed_by_the_person() {
         .await
         .unwrap();
     assert_eq!(page.status(), 200);
+    // Confirming ends at the client: the page's form-action allows it (checked by
+    // Chromium on every hop after the POST).
+    let csp = page.headers()["content-security-policy"].to_str().unwrap();
+    assert!(
+        csp.contains("form-action 'self' https://web.test;"),
+        "{csp}"
+    );
     let html = page.text().await.unwrap();
     assert!(html.contains("Web App"));
     assert_eq!(

@@ -81,7 +81,13 @@ async fn the_sign_in_page_is_an_accessible_form_that_cannot_be_framed() {
         .unwrap()
         .contains("frame-ancestors 'none'"));
     assert_eq!(headers["cache-control"], "no-store");
-    assert_eq!(headers["referrer-policy"], "no-referrer");
+    // RFC 9700 §4.2.4: no Referer to any other origin, while our own form POSTs keep their
+    // real Origin (under `no-referrer` browsers send `Origin: null`).
+    assert_eq!(headers["referrer-policy"], "same-origin");
+    assert!(headers["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .contains("form-action 'self';"));
     let csrf_cookie = headers
         .get_all(SET_COOKIE)
         .iter()
@@ -163,22 +169,11 @@ async fn forms_without_a_valid_token_or_from_another_origin_are_refused() {
     let response = submit(&app, &browser, &foreign, "alice", PASSWORD).await;
     assert_eq!(response.status(), StatusCode::FORBIDDEN);
 
-    let cross_site = browser
-        .post(app.url("/login"))
-        .header("origin", "https://evil.test")
-        .form(&[
-            ("csrf", csrf.as_str()),
-            ("username", "alice"),
-            ("password", PASSWORD),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(cross_site.status(), StatusCode::FORBIDDEN);
-
+    // Foreign origins: every_form_refuses_posts_a_browser_says_came_from_elsewhere.
     let same_origin = browser
         .post(app.url("/login"))
         .header("origin", app.issuer.as_str())
+        .header("sec-fetch-site", "same-origin")
         .form(&[
             ("csrf", csrf.as_str()),
             ("username", "alice"),
@@ -188,6 +183,62 @@ async fn forms_without_a_valid_token_or_from_another_origin_are_refused() {
         .await
         .unwrap();
     assert_eq!(same_origin.status(), StatusCode::SEE_OTHER);
+}
+
+/// What a browser says of a POST that does not come from one of our pages, even with the
+/// right cookie and token (a page on another port of this host can plant both).
+#[tokio::test]
+async fn every_form_refuses_posts_a_browser_says_came_from_elsewhere() {
+    let app = TestApp::spawn_with(with_alice).await;
+    let browser = browser();
+    let csrf = login_form(&app, &browser).await;
+    let elsewhere: [&[(&str, &str)]; 7] = [
+        &[("origin", "https://evil.test")],
+        &[("origin", "null")],
+        &[("origin", "http://127.0.0.1:1")],
+        &[("origin", "null"), ("sec-fetch-site", "same-origin")],
+        &[("origin", &app.issuer), ("sec-fetch-site", "same-site")],
+        &[("sec-fetch-site", "cross-site")],
+        &[("sec-fetch-site", "none")],
+    ];
+    for path in [
+        "/login",
+        "/consent",
+        "/logout/confirm",
+        "/account/sign-out",
+        "/account/devices/sign-out",
+        "/account/devices/sign-out-everywhere",
+    ] {
+        for headers in elsewhere {
+            let mut request = browser.post(app.url(path));
+            for (name, value) in headers {
+                request = request.header(*name, *value);
+            }
+            let response = request
+                .form(&[
+                    ("csrf", csrf.as_str()),
+                    ("username", "alice"),
+                    ("password", PASSWORD),
+                ])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(
+                response.status(),
+                StatusCode::FORBIDDEN,
+                "{path} {headers:?}"
+            );
+            assert!(session_cookie(&response).is_none());
+            assert!(response
+                .text()
+                .await
+                .unwrap()
+                .contains("This form cannot be accepted"));
+        }
+    }
+    // None of those was a sign-in attempt: nothing was counted against alice.
+    let signed_in = submit(&app, &browser, &csrf, "alice", PASSWORD).await;
+    assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
 }
 
 #[tokio::test]

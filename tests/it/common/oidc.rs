@@ -163,17 +163,7 @@ pub async fn drive(app: &TestApp, browser: &reqwest::Client, start: &str) -> req
                 .remove("request")
                 .unwrap_or_default();
             let csrf = csrf_of(&page.text().await.unwrap());
-            browser
-                .post(app.url("/login"))
-                .form(&[
-                    ("csrf", csrf.as_str()),
-                    ("username", "alice"),
-                    ("password", PASSWORD),
-                    ("request", &request),
-                ])
-                .send()
-                .await
-                .unwrap()
+            sign_in_for(app, browser, &csrf, &request).await
         } else if next.starts_with("/consent") {
             answer_consent(app, browser, &next, "allow").await
         } else {
@@ -181,6 +171,26 @@ pub async fn drive(app: &TestApp, browser: &reqwest::Client, start: &str) -> req
         };
     }
     panic!("too many redirects");
+}
+
+/// Posts the sign-in form as alice, for the pending request `request`.
+pub async fn sign_in_for(
+    app: &TestApp,
+    browser: &reqwest::Client,
+    csrf: &str,
+    request: &str,
+) -> reqwest::Response {
+    browser
+        .post(app.url("/login"))
+        .form(&[
+            ("csrf", csrf),
+            ("username", "alice"),
+            ("password", PASSWORD),
+            ("request", request),
+        ])
+        .send()
+        .await
+        .unwrap()
 }
 
 /// Opens the consent page at `path` and answers it.
