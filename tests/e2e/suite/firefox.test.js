@@ -1,0 +1,3 @@
+import { suite } from '../lib/scenarios.js';
+
+suite('firefox');
