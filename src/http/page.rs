@@ -76,14 +76,19 @@ impl Csp {
 }
 
 /// The CSP source that allows `uri`: its origin, or its scheme for a private-use scheme
-/// (RFC 8252 §7.1).
+/// (RFC 8252 §7.1). Nothing that could end the directive (`;`, `,`, spaces, quotes) ever
+/// reaches the header, whatever a registered URI contains.
 fn source_of(uri: &str) -> Option<String> {
     let url = url::Url::parse(uri).ok()?;
-    Some(if url.origin().is_tuple() {
+    let source = if url.origin().is_tuple() {
         url.origin().ascii_serialization()
     } else {
         format!("{}:", url.scheme())
-    })
+    };
+    source
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"-.:/[]+".contains(&b))
+        .then_some(source)
 }
 
 /// A page whose forms (if any) post to us and stay here.
@@ -133,5 +138,7 @@ mod tests {
         assert!(Csp::form_post_to("not a url")
             .header()
             .contains("form-action 'none';"));
+        let odd = Csp::own_forms_then(Some("https://a;script-src*/cb")).header();
+        assert!(odd.contains("form-action 'self';"), "{odd}");
     }
 }
