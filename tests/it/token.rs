@@ -177,6 +177,53 @@ async fn codes_are_bound_to_their_client_redirect_uri_and_lifetime() {
     assert_token_error(redeem(&app, &code, &verifier).await, 400, "invalid_grant").await;
 }
 
+/// Another client holding web's code (the public SPA naming itself, or a confidential
+/// one) gets the plain answer an unknown code gets, and the code is neither burned nor,
+/// once redeemed, its grant revoked (hardening #11 item 7).
+#[tokio::test]
+async fn a_code_presented_by_another_client_is_neither_burned_nor_revoked() {
+    let app = TestApp::spawn_with(oidc::with_apps).await;
+    let (verifier, challenge) = pkce();
+    let browser = browser();
+    let code = code_for(&app, &browser, WEB, WEB_CALLBACK, &challenge).await;
+    let present = |code: String, as_client: &'static [(&'static str, &'static str)]| {
+        let mut form = vec![
+            ("grant_type", "authorization_code".to_owned()),
+            ("code", code),
+            ("redirect_uri", WEB_CALLBACK.to_owned()),
+            ("code_verifier", verifier.clone()),
+        ];
+        form.extend(as_client.iter().map(|(k, v)| (*k, v.to_string())));
+        app.http.post(app.url("/token")).form(&form).send()
+    };
+    const AS_SPA: &[(&str, &str)] = &[("client_id", oidc::SPA)];
+    const AS_FIRST: &[(&str, &str)] = &[("client_id", oidc::FIRST), ("client_secret", WEB_SECRET)];
+    let unknown = invalid_grant(present("no-such-code".into(), AS_SPA).await.unwrap()).await;
+    for as_client in [AS_SPA, AS_FIRST] {
+        let stolen = invalid_grant(present(code.clone(), as_client).await.unwrap()).await;
+        assert_eq!(stolen, unknown, "nothing says the code is real");
+    }
+    // The code still works for web, once.
+    let tokens: Value = redeem(&app, &code, &verifier).await.json().await.unwrap();
+    let access_token = tokens["access_token"].as_str().unwrap();
+    // Replayed by others: refused, and web's tokens stay live.
+    for as_client in [AS_SPA, AS_FIRST] {
+        invalid_grant(present(code.clone(), as_client).await.unwrap()).await;
+    }
+    assert_eq!(oidc::introspect(&app, access_token).await["active"], true);
+    // Replayed by web itself: its grant is revoked.
+    assert_token_error(redeem(&app, &code, &verifier).await, 400, "invalid_grant").await;
+    assert_eq!(oidc::introspect(&app, access_token).await["active"], false);
+}
+
+/// A 400 `invalid_grant`, and its body.
+async fn invalid_grant(response: reqwest::Response) -> Value {
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_grant", "{body}");
+    body
+}
+
 #[tokio::test]
 async fn client_authentication_failures_are_401_invalid_client() {
     let app = TestApp::spawn_with(oidc::with_apps).await;

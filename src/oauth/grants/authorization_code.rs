@@ -193,9 +193,10 @@ fn machine_error(e: &mut machine::Error) -> OAuthError {
     }
 }
 
-/// Marks the code used (once, atomically) and checks it belongs to this client and
-/// redirect URI. A code presented again revokes its grant: every token issued from it
-/// (RFC 6749 §4.1.2, §10.5; RFC 9700 §4.2.4).
+/// Checks the code belongs to this client and redirect URI, then marks it used (once,
+/// atomically). A code presented again by its own client revokes its grant: every token
+/// issued from it (RFC 6749 §4.1.2, §10.5; RFC 9700 §4.2.4). Every refusal is the same
+/// plain `invalid_grant`, so the answer never tells a caller that a code is real.
 fn redeem(
     conn: &mut DbConnection,
     presented: &str,
@@ -205,28 +206,20 @@ fn redeem(
 ) -> Result<CodeRow, OAuthError> {
     let refused = || OAuthError::invalid_grant("the code is invalid, expired or already used");
     let hash = token::sha256(presented.as_bytes());
-    if !codes::consume(conn, &hash, now)? {
-        if let Some(row) = codes::get(conn, &hash)? {
-            revoke_replayed(conn, &row, now)?;
-        }
+    let row = codes::get(conn, &hash)?.ok_or_else(refused)?;
+    // RFC 6749 §4.1.3: "ensure that the authorization code was issued to the authenticated
+    // confidential client", with a `redirect_uri` identical to the authorization
+    // request's (compared as strings). Checked before the code is consumed, so whoever
+    // holds another client's code can neither burn it nor revoke what it issued.
+    if row.client_id != client.id || redirect_uri != Some(row.redirect_uri.as_str()) {
         return Err(refused());
     }
-    let row = codes::get(conn, &hash)?.ok_or_else(refused)?;
-    if row.client_id != client.id {
-        // RFC 6749 §4.1.3: "ensure that the authorization code was issued to the
-        // authenticated confidential client".
-        return Err(OAuthError::invalid_grant(
-            "the code was issued to another client",
-        ));
-    }
-    // RFC 6749 §4.1.3: identical to the authorization request's value (compared as strings).
-    if redirect_uri != Some(row.redirect_uri.as_str()) {
-        return Err(OAuthError::invalid_grant(
-            "redirect_uri does not match the authorization request",
-        ));
+    if !codes::consume(conn, &hash, now)? {
+        revoke_replayed(conn, &row, now)?;
+        return Err(refused());
     }
     if row.expires_at <= now {
-        return Err(OAuthError::invalid_grant("the code has expired"));
+        return Err(refused());
     }
     Ok(row)
 }
