@@ -93,8 +93,10 @@ pub fn request(
     let Some(session) = session else {
         return Ok(Decision::Done(to));
     };
-    // The hint names this very session (or at least its user): no need to ask.
-    if hint.is_some_and(|h| h.sid.as_deref() == Some(&session.id) || h.sub == session.user_id) {
+    // The hint names this very session: no need to ask. A hint of the same user from
+    // another session (another browser, an earlier sign-in, any client's old token) is
+    // no proof that this browser asked, so the person confirms (hardening #11 item 10).
+    if hint.is_some_and(|h| h.sid.as_deref() == Some(session.id.as_str())) {
         sessions::end(conn, session_secret.unwrap_or_default(), now)?;
         return Ok(Decision::Done(to));
     }

@@ -148,3 +148,45 @@ async fn a_logout_without_a_hint_is_confirmed_by_the_person() {
     assert_eq!(done.status(), 200);
     assert!(done.text().await.unwrap().contains("signed out"));
 }
+
+/// Only a hint of this very session signs out without asking: an ID token of the same
+/// person from an earlier sign-in gets the confirmation page.
+#[tokio::test]
+async fn a_hint_from_another_session_is_confirmed_by_the_person() {
+    let app = TestApp::spawn_with(oidc::with_apps).await;
+    let (browser, old_hint) = signed_in(&app).await;
+    let url = logout_url(&app, &[("id_token_hint", &old_hint)]);
+    assert_eq!(
+        browser.get(&url).send().await.unwrap().status(),
+        200,
+        "signed out"
+    );
+    let (verifier, challenge) = pkce();
+    let code = code_for(&app, &browser, WEB, WEB_CALLBACK, &challenge).await;
+    let tokens: Value = redeem(&app, &code, &verifier).await.json().await.unwrap();
+    assert_eq!(
+        prompt_none_error(&app, &browser).await,
+        None,
+        "signed in again"
+    );
+
+    let page = browser.get(&url).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("Sign out?"));
+    assert_eq!(
+        prompt_none_error(&app, &browser).await,
+        None,
+        "not signed out by the old hint"
+    );
+    // This session's own hint still signs out at once.
+    let current = logout_url(
+        &app,
+        &[("id_token_hint", tokens["id_token"].as_str().unwrap())],
+    );
+    let done = browser.get(current).send().await.unwrap();
+    assert!(done.text().await.unwrap().contains("You are signed out"));
+    assert_eq!(
+        prompt_none_error(&app, &browser).await.as_deref(),
+        Some("login_required")
+    );
+}
