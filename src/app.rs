@@ -2,9 +2,7 @@
 //! [`Application`] adds the declarative bootstrap, the signing keys, background key
 //! reloading and the HTTP server on a listener it binds itself (port 0 in tests).
 
-use std::io::Write;
 use std::net::TcpListener;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -136,6 +134,7 @@ fn instance_key(config: &Config) -> Result<MasterKey, StartupError> {
     let path = config.data_dir.join("secret_key");
     match std::fs::read_to_string(&path) {
         Ok(s) => {
+            crate::files::warn_if_shared(&path, "the secret_key file");
             let s = s.trim_end();
             if s.len() < MasterKey::MIN_LEN {
                 return Err(StartupError::SecretKey(format!(
@@ -147,7 +146,7 @@ fn instance_key(config: &Config) -> Result<MasterKey, StartupError> {
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let secret = token::random_secret();
-            write_private_file(&path, &secret).map_err(|e| {
+            crate::files::write_private_file(&path, &secret).map_err(|e| {
                 StartupError::SecretKey(format!("cannot create {}: {e}", path.display()))
             })?;
             tracing::warn!(
@@ -162,20 +161,6 @@ fn instance_key(config: &Config) -> Result<MasterKey, StartupError> {
             path.display()
         ))),
     }
-}
-
-fn write_private_file(path: &Path, content: &str) -> std::io::Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
-    }
-    let mut file = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)?;
-    file.write_all(content.as_bytes())?;
-    file.write_all(b"\n")
 }
 
 /// A running server.

@@ -12,6 +12,7 @@ pub mod config;
 pub mod crypto;
 pub mod devices;
 pub mod error;
+pub mod files;
 pub mod http;
 pub mod oauth;
 pub mod oidc;

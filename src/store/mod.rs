@@ -233,11 +233,11 @@ impl Db {
     /// Opens the pool, failing within `connect_timeout` when the database is unreachable.
     pub fn connect(url: &DatabaseUrl, options: &PoolOptions) -> Result<Db, StoreError> {
         if let DatabaseUrl::Sqlite(path) = url {
-            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-                std::fs::create_dir_all(parent).map_err(|e| {
-                    StoreError::Unavailable(format!("cannot create {}: {e}", parent.display()))
-                })?;
-            }
+            // Created here, before SQLite would create it with the umask's mode.
+            crate::files::warn_if_shared(path, "the SQLite database");
+            crate::files::create_private_file(path).map_err(|e| {
+                StoreError::Unavailable(format!("cannot create {}: {e}", path.display()))
+            })?;
         }
         let manager = Manager {
             url: url.clone(),

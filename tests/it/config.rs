@@ -134,6 +134,47 @@ async fn a_generated_secret_key_is_private_and_reused() {
     assert_eq!(std::fs::read_to_string(&path).unwrap(), key);
 }
 
+/// The data directory, the SQLite files and the generated secret key are the running
+/// user's alone; an existing key that others can read is warned about (#11 item 9).
+#[tokio::test]
+async fn data_files_are_private_to_the_running_user() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("state/data");
+    let config = write(dir.path(), &format!("data_dir = \"{}\"\n", data.display()));
+    let mode = |path: &std::path::Path| {
+        std::fs::metadata(path)
+            .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    let first = cli_run(&config, &["migrate"], "", &[]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    assert_eq!(mode(&data), 0o700);
+    assert_eq!(mode(&dir.path().join("state")), 0o700);
+    // SQLite's -wal and -shm files (when still there) take the database file's mode.
+    for entry in std::fs::read_dir(&data).unwrap() {
+        let path = entry.unwrap().path();
+        assert_eq!(mode(&path), 0o600, "{}", path.display());
+    }
+    assert!(data.join("portcullis.db").exists() && data.join("secret_key").exists());
+    assert!(
+        !stderr(&first).contains("other local users"),
+        "{}",
+        stderr(&first)
+    );
+
+    let key = data.join("secret_key");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let shared = cli_run(&config, &["migrate"], "", &[]);
+    assert!(shared.status.success(), "{}", stderr(&shared));
+    let warning = stderr(&shared);
+    assert!(
+        warning.contains("other local users") && warning.contains("secret_key"),
+        "{warning}"
+    );
+}
+
 #[tokio::test]
 async fn clients_and_users_from_the_config_are_upserted_at_every_start() {
     let bootstrap = |c: &mut portcullis::Config| {
