@@ -252,7 +252,13 @@ impl Application {
             }
         });
 
+        // RFC 6797: behind TLS, browsers are told to come back over https only.
+        let https = issuer.starts_with("https://");
         let mut server = HttpServer::new(move || {
+            let hsts = middleware::DefaultHeaders::new().add((
+                actix_web::http::header::STRICT_TRANSPORT_SECURITY,
+                "max-age=31536000",
+            ));
             App::new()
                 .app_data(state.clone())
                 .wrap(middleware::Compat::new(prometheus.clone()))
@@ -268,6 +274,7 @@ impl Application {
                     },
                 ))
                 .wrap(TracingLogger::<request_log::RequestSpan>::new())
+                .wrap(middleware::Condition::new(https, hsts))
                 .configure(|cfg| http::routes(cfg, &origins))
         })
         .listen(listener)

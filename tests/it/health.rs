@@ -90,3 +90,29 @@ async fn overlong_urls_are_414() {
     let fine = "a".repeat(7 * 1024);
     assert_eq!(app.get(&format!("/jwks?x={fine}")).await.status(), 200);
 }
+
+/// RFC 6797: HSTS on every response when the issuer is https (TLS in front), never on a
+/// plain-http issuer, where it would mean nothing (§7.2) and only confuse.
+#[tokio::test]
+async fn hsts_is_sent_only_when_the_issuer_is_https() {
+    let https = TestApp::spawn_with(|c| c.issuer = Some("https://id.example.test".into())).await;
+    for path in ["/healthz", "/jwks", "/login", "/no-such-page"] {
+        let response = https
+            .http
+            .get(format!("http://127.0.0.1:{}{path}", https.port))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.headers()["strict-transport-security"],
+            "max-age=31536000",
+            "{path}"
+        );
+    }
+    let plain = TestApp::spawn().await;
+    let response = plain.get("/healthz").await;
+    assert!(response
+        .headers()
+        .get("strict-transport-security")
+        .is_none());
+}
