@@ -9,7 +9,7 @@ use crate::config::SignInConfig;
 use crate::crypto::password::PasswordHasher;
 use crate::sessions::{self, Client, Started};
 use crate::store::login_throttle::{self, Limit};
-use crate::store::{self, audit, users, Db, StoreError};
+use crate::store::{self, audit, users, Db, DbConnection, StoreError};
 
 pub enum Outcome {
     SignedIn(Started),
@@ -53,21 +53,21 @@ pub async fn with_password(
     let username = accounts::normalize_username(&attempt.username).ok();
     let account_key = username.as_ref().map(|u| format!("user:{u}"));
     let address_key = attempt.client.ip.as_ref().map(|ip| format!("ip:{ip}"));
-    let keys: Vec<String> = account_key
+    let (account_limit, address_limit) = limits(policy);
+    let counters: Vec<(String, Limit)> = account_key
         .iter()
-        .chain(address_key.iter())
-        .cloned()
+        .map(|k| (k.clone(), account_limit))
+        .chain(address_key.iter().map(|k| (k.clone(), address_limit)))
         .collect();
 
+    // The attempt is counted before the (expensive) hash, so a burst cannot outrun the
+    // limit: only as many attempts as there are free slots are ever judged.
     let (user, locked) = db
         .run(move |conn| {
-            let mut locked = None;
-            for key in &keys {
-                locked = locked.max(login_throttle::locked_for(conn, key, now)?);
-            }
-            let user = match &username {
-                Some(u) => users::by_username(conn, u)?,
-                None => None,
+            let locked = take_slots(conn, &counters, now)?;
+            let user = match (&username, locked) {
+                (Some(u), None) => users::by_username(conn, u)?,
+                _ => None,
             };
             Ok::<_, StoreError>((user, locked))
         })
@@ -82,15 +82,15 @@ pub async fn with_password(
             user.as_ref().and_then(|u| u.password_hash.clone()),
         )
         .await;
-    let (account_limit, address_limit) = limits(policy);
     let known = user.as_ref().map(|u| u.id.clone());
     let Some(user) = user.filter(|u| matches && !u.disabled) else {
+        // The failure was counted with its slot; lock the keys it filled.
         db.run(move |conn| {
             if let Some(key) = &account_key {
-                login_throttle::record_failure(conn, key, account_limit, now)?;
+                login_throttle::lock_if_full(conn, key, account_limit, now)?;
             }
             if let Some(key) = &address_key {
-                login_throttle::record_failure(conn, key, address_limit, now)?;
+                login_throttle::lock_if_full(conn, key, address_limit, now)?;
             }
             audit::record(
                 conn,
@@ -111,6 +111,9 @@ pub async fn with_password(
             store::transaction(conn, |conn| {
                 if let Some(key) = &account_key {
                     login_throttle::clear(conn, key)?;
+                }
+                if let Some(key) = &address_key {
+                    login_throttle::release(conn, key)?;
                 }
                 if let Some(previous) = &attempt.previous_session {
                     sessions::end(conn, previous, now)?;
@@ -138,4 +141,24 @@ pub async fn with_password(
         .await?;
     tracing::info!(session = %started.session.id, "signed in");
     Ok(Outcome::SignedIn(started))
+}
+
+/// Takes a slot of every counter, or none: when one is locked or full, the slots taken
+/// so far are given back and its wait is returned.
+fn take_slots(
+    conn: &mut DbConnection,
+    counters: &[(String, Limit)],
+    now: i64,
+) -> Result<Option<i64>, StoreError> {
+    store::transaction(conn, |conn| {
+        for (i, (key, limit)) in counters.iter().enumerate() {
+            if let Some(retry_after) = login_throttle::take_slot(conn, key, *limit, now)? {
+                for (taken, _) in &counters[..i] {
+                    login_throttle::release(conn, taken)?;
+                }
+                return Ok(Some(retry_after));
+            }
+        }
+        Ok(None)
+    })
 }

@@ -1,5 +1,7 @@
-//! `login_throttle`: failed sign-ins per account and per client address, shared by every
-//! instance (RFC 6819 §4.4.1.3, OWASP ASVS 2.2.1, checklist §3.6).
+//! `login_throttle`: sign-in attempts per account and per client address, shared by every
+//! instance (RFC 6819 §4.4.1.3, OWASP ASVS 2.2.1, checklist §3.6). An attempt takes a
+//! slot before its password is hashed and keeps it when it fails; `max_failures` slots
+//! per window, then the key is locked for `lockout`.
 
 use diesel::prelude::*;
 
@@ -14,6 +16,84 @@ pub struct Limit {
     pub lockout: i64,
 }
 
+/// Takes one attempt's slot for `key` before the password is checked: `Ok(None)` when
+/// the attempt may go on (it is already counted as a failure; `release` or `clear` give
+/// it back on success), `Ok(Some(seconds))` when the key is locked or its slots are all
+/// taken (then it is locked now). Each step is one conditional statement, so a burst on
+/// any number of instances takes at most `max_failures` slots (hardening #11 item 1).
+pub fn take_slot(
+    conn: &mut DbConnection,
+    key: &str,
+    limit: Limit,
+    now: i64,
+) -> Result<Option<i64>, StoreError> {
+    let unlocked = || {
+        login_throttle::locked_until
+            .is_null()
+            .or(login_throttle::locked_until.le(now))
+    };
+    super::transaction(conn, |conn| {
+        for _ in 0..2 {
+            // A free slot in the current window.
+            let taken = diesel::update(
+                login_throttle::table
+                    .find(key)
+                    .filter(unlocked())
+                    .filter(login_throttle::window_started_at.gt(now - limit.window))
+                    .filter(login_throttle::failures.lt(limit.max_failures)),
+            )
+            .set(login_throttle::failures.eq(login_throttle::failures + 1))
+            .execute(conn)?;
+            // Or the window has passed: a new one starts with this attempt.
+            let restarted = taken > 0
+                || diesel::update(
+                    login_throttle::table
+                        .find(key)
+                        .filter(unlocked())
+                        .filter(login_throttle::window_started_at.le(now - limit.window)),
+                )
+                .set((
+                    login_throttle::failures.eq(1),
+                    login_throttle::window_started_at.eq(now),
+                ))
+                .execute(conn)?
+                    > 0;
+            if restarted {
+                return Ok(None);
+            }
+            let exists = login_throttle::table
+                .find(key)
+                .select(login_throttle::key)
+                .load::<String>(conn)?
+                .into_iter()
+                .next()
+                .is_some();
+            if exists {
+                // Locked, or every slot is held: lock now if not yet.
+                lock_if_full(conn, key, limit, now)?;
+                return Ok(Some(locked_for(conn, key, now)?.unwrap_or(limit.lockout)));
+            }
+            // The first attempt: a concurrent one may insert first (then count again).
+            let inserted = super::transaction(conn, |conn| {
+                diesel::insert_into(login_throttle::table)
+                    .values((
+                        login_throttle::key.eq(key),
+                        login_throttle::failures.eq(1),
+                        login_throttle::window_started_at.eq(now),
+                    ))
+                    .execute(conn)
+                    .map_err(StoreError::from)
+            });
+            if inserted.is_ok() {
+                return Ok(None);
+            }
+        }
+        Err(StoreError::Unavailable(
+            "the sign-in counter could not be taken".into(),
+        ))
+    })
+}
+
 /// Seconds left before `key` may try again, when it is locked.
 pub fn locked_for(conn: &mut DbConnection, key: &str, now: i64) -> Result<Option<i64>, StoreError> {
     let until: Option<Option<i64>> = login_throttle::table
@@ -25,54 +105,52 @@ pub fn locked_for(conn: &mut DbConnection, key: &str, now: i64) -> Result<Option
     Ok(until.flatten().filter(|t| *t > now).map(|t| t - now))
 }
 
-/// Counts one failure, starting a new window when the last one has passed, and locks the
-/// key when the count reaches the limit. Increments are single statements, so
-/// concurrent failures from several instances are all counted.
-pub fn record_failure(
+/// After a failure (its slot stays counted): locks the key when its count has reached
+/// the limit, and starts counting afresh for when the lock ends.
+pub fn lock_if_full(
     conn: &mut DbConnection,
     key: &str,
     limit: Limit,
     now: i64,
 ) -> Result<(), StoreError> {
-    super::transaction(conn, |conn| {
-        let restarted = diesel::update(
-            login_throttle::table
-                .find(key)
-                .filter(login_throttle::window_started_at.le(now - limit.window)),
-        )
-        .set((
-            login_throttle::failures.eq(1),
-            login_throttle::window_started_at.eq(now),
-        ))
-        .execute(conn)?;
-        if restarted == 0 {
-            let counted = diesel::update(login_throttle::table.find(key))
-                .set(login_throttle::failures.eq(login_throttle::failures + 1))
-                .execute(conn)?;
-            if counted == 0 {
-                diesel::insert_into(login_throttle::table)
-                    .values((
-                        login_throttle::key.eq(key),
-                        login_throttle::failures.eq(1),
-                        login_throttle::window_started_at.eq(now),
-                    ))
-                    .execute(conn)?;
-            }
-        }
-        // Lock, and start counting afresh for when the lock ends.
-        diesel::update(
-            login_throttle::table
-                .find(key)
-                .filter(login_throttle::failures.ge(limit.max_failures)),
-        )
-        .set((
-            login_throttle::locked_until.eq(now + limit.lockout),
-            login_throttle::failures.eq(0),
-            login_throttle::window_started_at.eq(now),
-        ))
-        .execute(conn)?;
-        Ok(())
-    })
+    diesel::update(
+        login_throttle::table
+            .find(key)
+            .filter(login_throttle::failures.ge(limit.max_failures))
+            .filter(
+                login_throttle::locked_until
+                    .is_null()
+                    .or(login_throttle::locked_until.le(now)),
+            ),
+    )
+    .set((
+        login_throttle::locked_until.eq(now + limit.lockout),
+        login_throttle::failures.eq(0),
+        login_throttle::window_started_at.eq(now),
+    ))
+    .execute(conn)?;
+    Ok(())
+}
+
+/// Gives back the slot of an attempt that succeeded (the per-address counter, which
+/// other people behind the same address share).
+pub fn release(conn: &mut DbConnection, key: &str) -> Result<(), StoreError> {
+    diesel::update(
+        login_throttle::table
+            .find(key)
+            .filter(login_throttle::failures.gt(0)),
+    )
+    .set(login_throttle::failures.eq(login_throttle::failures - 1))
+    .execute(conn)?;
+    // An empty, unlocked counter says nothing: it goes rather than wait for the clean-up.
+    diesel::delete(
+        login_throttle::table
+            .find(key)
+            .filter(login_throttle::failures.eq(0))
+            .filter(login_throttle::locked_until.is_null()),
+    )
+    .execute(conn)?;
+    Ok(())
 }
 
 /// Forgets the failures of `key` (after a successful sign-in).

@@ -42,9 +42,9 @@ async fn stale_rows_go_and_live_rows_stay() {
                 now - 100_000,
             )?;
             sessions::end(conn, &ended.cookie_secret, now - 90_000)?; // ended long ago
-            login_throttle::record_failure(conn, "user:stale", limit(10), now - 10_000)?;
-            login_throttle::record_failure(conn, "user:fresh", limit(10), now)?;
-            login_throttle::record_failure(conn, "user:locked", limit(1), now - 10_000)?;
+            fail(conn, "user:stale", limit(10), now - 10_000)?;
+            fail(conn, "user:fresh", limit(10), now)?;
+            fail(conn, "user:locked", limit(1), now - 10_000)?;
             Ok::<_, StoreError>(())
         })
         .unwrap();
@@ -137,4 +137,15 @@ async fn expired_codes_pending_requests_and_grants_go_too() {
             ..Removed::default()
         }
     );
+}
+
+/// A failed sign-in as `signin` counts it: a slot taken, then the lock if it was the last.
+fn fail(
+    conn: &mut portcullis::store::DbConnection,
+    key: &str,
+    limit: login_throttle::Limit,
+    at: i64,
+) -> Result<(), StoreError> {
+    assert_eq!(login_throttle::take_slot(conn, key, limit, at)?, None);
+    login_throttle::lock_if_full(conn, key, limit, at)
 }

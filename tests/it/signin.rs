@@ -1,6 +1,8 @@
 //! The password sign-in page (checklist §3.6, §1.19–1.21): CSRF, one answer for unknown
 //! users and wrong passwords, throttling, new sessions, sign-out.
 
+use std::sync::Arc;
+
 use reqwest::header::{LOCATION, SET_COOKIE};
 use reqwest::StatusCode;
 
@@ -309,6 +311,58 @@ async fn repeated_failures_lock_the_account_whatever_its_spelling() {
     assert_eq!(
         events.iter().filter(|e| e.kind == "signin.failed").count(),
         4
+    );
+}
+
+/// Hardening #11 item 1: 14 wrong passwords and the right one, released at once (a
+/// barrier) with one CSRF cookie and token, against a limit of 3, on two instances that
+/// share the database. Attempts are counted before they are hashed, so at most 3 are
+/// judged; the rest get 429 without a hash.
+#[tokio::test]
+async fn a_burst_of_attempts_cannot_outrun_the_lockout() {
+    let first = TestApp::spawn_with(with_alice).await;
+    let second = Arc::new(first.spawn_sharing(with_alice).await);
+    let first = Arc::new(first);
+    let browser = browser();
+    let csrf = login_form(&first, &browser).await;
+    let burst = 15;
+    let barrier = Arc::new(tokio::sync::Barrier::new(burst));
+    let attempts: Vec<_> = (0..burst)
+        .map(|i| {
+            let app = if i % 2 == 0 { &first } else { &second }.clone();
+            let (browser, csrf, barrier) = (browser.clone(), csrf.clone(), barrier.clone());
+            tokio::spawn(async move {
+                let password = if i == 7 {
+                    PASSWORD.to_owned()
+                } else {
+                    format!("guess {i}")
+                };
+                barrier.wait().await;
+                submit(&app, &browser, &csrf, "alice", &password)
+                    .await
+                    .status()
+            })
+        })
+        .collect();
+    let mut judged = 0;
+    for attempt in attempts {
+        let status = attempt.await.unwrap();
+        assert!(
+            [
+                StatusCode::OK,
+                StatusCode::SEE_OTHER,
+                StatusCode::TOO_MANY_REQUESTS
+            ]
+            .contains(&status),
+            "{status}"
+        );
+        if status != StatusCode::TOO_MANY_REQUESTS {
+            judged += 1;
+        }
+    }
+    assert!(
+        judged <= 3,
+        "{judged} attempts were judged against a limit of 3"
     );
 }
 
