@@ -123,7 +123,7 @@ pub fn begin(
     // §3.1.2.1: the hint names who the client expects; a hint we did not sign is an error.
     let hinted = match &request.oidc.id_token_hint {
         None => None,
-        Some(hint) => match id_token::verify_hint(hint, keys, issuer) {
+        Some(hint) => match id_token::verify_hint(hint, keys, issuer, now) {
             Some(claims) => Some(claims.sub),
             None => {
                 return Ok(error_response(

@@ -166,11 +166,11 @@ pub struct Verified {
     pub payload: Vec<u8>,
 }
 
-/// Verifies a compact JWS signed by one of our keys (checklist §3.9): the key is found by
-/// `kid` (an opaque lookup) and the algorithm is the key's own — the header must agree,
-/// so `none`, HMAC and algorithm confusion never verify. `crit` is refused (RFC 7515
-/// §4.1.11: we understand no extensions).
-pub fn verify(token: &str, keys: &super::KeySet) -> Option<Verified> {
+/// Verifies a compact JWS signed by one of our keys still published at `now` (checklist
+/// §3.9): the key is found by `kid` (an opaque lookup) and the algorithm is the key's
+/// own — the header must agree, so `none`, HMAC and algorithm confusion never verify.
+/// `crit` is refused (RFC 7515 §4.1.11: we understand no extensions).
+pub fn verify(token: &str, keys: &super::KeySet, now: i64) -> Option<Verified> {
     use base64::Engine;
     let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
     let mut parts = token.split('.');
@@ -182,10 +182,7 @@ pub fn verify(token: &str, keys: &super::KeySet) -> Option<Verified> {
     if parsed.crit.is_some() {
         return None;
     }
-    let key = keys
-        .keys()
-        .iter()
-        .find(|k| Some(&k.kid) == parsed.kid.as_ref())?;
+    let key = keys.verifying_key(parsed.kid.as_deref()?, now)?;
     if key.alg.as_str() != parsed.alg {
         return None;
     }

@@ -318,6 +318,12 @@ impl KeySet {
         }
     }
 
+    /// The key `kid` names, when it is still published at `now`: a key that has left the
+    /// JWKS verifies nothing (hardening #11 item 3).
+    pub fn verifying_key(&self, kid: &str, now: i64) -> Option<&LoadedKey> {
+        self.keys.iter().find(|k| k.kid == kid && k.published(now))
+    }
+
     pub fn keys(&self) -> &[LoadedKey] {
         &self.keys
     }

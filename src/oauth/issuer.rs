@@ -20,6 +20,8 @@ pub struct TokenSettings {
     pub refresh_absolute_ttl: i64,
     pub refresh_reuse_grace: i64,
     pub max_refresh_tokens_per_client: i64,
+    /// The longest `exp - iat` of anything we sign, plus skew: longer is not ours.
+    pub max_signed_lifetime: i64,
     /// Scope → seconds after `auth_time` when it lapses.
     pub scope_lifetimes: Vec<(String, i64)>,
 }
@@ -37,6 +39,7 @@ impl TokenSettings {
             refresh_absolute_ttl: t.refresh_token_absolute_ttl.as_secs(),
             refresh_reuse_grace: t.refresh_token_reuse_grace.as_secs(),
             max_refresh_tokens_per_client: t.max_refresh_tokens_per_client.max(1),
+            max_signed_lifetime: config.signed_token_max_lifetime(),
             scope_lifetimes: t
                 .scope_lifetimes
                 .iter()
@@ -88,6 +91,9 @@ pub struct AccessTokenClaims {
 #[error("no signing key for {0}")]
 pub struct NoSigningKey(pub Alg);
 
+/// Seconds a token's `iat` may be ahead of our clock (another instance's clock).
+pub const CLOCK_SKEW: i64 = 60;
+
 /// Signs `claims` as an `at+jwt` (RFC 9068 §2.1).
 pub fn mint(
     keys: &KeySet,
@@ -107,13 +113,21 @@ pub fn verify(
     settings: &TokenSettings,
     now: i64,
 ) -> Option<AccessTokenClaims> {
-    let verified = jws::verify(token, keys)?;
+    let verified = jws::verify(token, keys, now)?;
     let typ = verified.typ.as_deref()?.to_ascii_lowercase();
     if typ != "at+jwt" && typ != "application/at+jwt" {
         return None;
     }
     let claims: AccessTokenClaims = serde_json::from_slice(&verified.payload).ok()?;
-    (claims.iss == settings.issuer && claims.aud == settings.audience && claims.exp > now)
+    // RFC 7519 §4.1.6: a token issued in the future (beyond the skew allowed), or one
+    // that lives longer than anything we sign, was not minted by us (hardening #11 item 3:
+    // what a stolen key would mint).
+    let plausible = claims.iat <= now + CLOCK_SKEW
+        && claims.exp.saturating_sub(claims.iat) <= settings.max_signed_lifetime;
+    (plausible
+        && claims.iss == settings.issuer
+        && claims.aud == settings.audience
+        && claims.exp > now)
         .then_some(claims)
 }
 

@@ -45,10 +45,10 @@ pub fn sign(
     Ok(jws::encode(&key.signer, &key.kid, "JWT", claims))
 }
 
-/// The claims of an ID token we issued, signature checked; expiry is not (RP-Initiated
-/// Logout 1.0 §2 accepts an expired `id_token_hint`).
-pub fn verify_hint(token: &str, keys: &KeySet, issuer: &str) -> Option<IdTokenClaims> {
-    let verified = jws::verify(token, keys)?;
+/// The claims of an ID token we issued, signed by a key still published at `now`;
+/// expiry is not checked (RP-Initiated Logout 1.0 §2 accepts an expired `id_token_hint`).
+pub fn verify_hint(token: &str, keys: &KeySet, issuer: &str, now: i64) -> Option<IdTokenClaims> {
+    let verified = jws::verify(token, keys, now)?;
     if verified
         .typ
         .as_deref()

@@ -60,7 +60,7 @@ pub fn request(
     }
     let hint = match params.get("id_token_hint") {
         None => None,
-        Some(h) => match id_token::verify_hint(h, keys, issuer) {
+        Some(h) => match id_token::verify_hint(h, keys, issuer, now) {
             Some(claims) => Some(claims),
             None => return Ok(Decision::Invalid(BAD_HINT)),
         },

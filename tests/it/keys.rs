@@ -247,3 +247,75 @@ async fn a_scheduled_rotation_happens_once_per_period() {
         .count();
     assert_eq!(es256, 2);
 }
+
+/// Hardening #11 item 3: a key that has left the JWKS verifies nothing, and no token that
+/// lives longer than anything we sign, or was issued in the future, is taken for ours —
+/// what whoever holds an old key could mint.
+#[tokio::test]
+async fn keys_gone_from_the_jwks_and_implausible_tokens_verify_nothing() {
+    use portcullis::oauth::issuer::{self, AccessTokenClaims, TokenSettings};
+    use portcullis::oidc::id_token;
+    let app = TestApp::spawn().await;
+    let core = portcullis::Core::open(app.config.clone()).unwrap();
+    let settings = TokenSettings::new(&app.config, &app.issuer);
+    let now = portcullis::clock::now();
+    let before = core.load_keys().unwrap().current();
+    let key = before.signing_key(Alg::ES256, now).unwrap();
+    let access = |iat: i64, exp: i64| {
+        let claims = AccessTokenClaims {
+            iss: app.issuer.clone(),
+            sub: "user-1".into(),
+            aud: settings.audience.clone(),
+            exp,
+            iat,
+            jti: "jti-1".into(),
+            client_id: "web".into(),
+            scope: "openid".into(),
+            auth_time: None,
+            acr: None,
+            sid: None,
+            grant_id: None,
+        };
+        jws::encode(&key.signer, &key.kid, "at+jwt", &claims)
+    };
+    let verifies = |token: &str, at: i64| issuer::verify(token, &before, &settings, at).is_some();
+    assert!(verifies(&access(now, now + 600), now));
+    assert!(
+        !verifies(&access(now, now + 100 * 365 * 86_400), now),
+        "a 100-year token"
+    );
+    assert!(
+        !verifies(&access(now + 3_600, now + 3_900), now),
+        "issued in an hour"
+    );
+
+    // Rotated at once: the old key is retired (still verifies), then leaves the JWKS.
+    assert!(app
+        .cli(&["keys", "rotate", "--alg", "ES256", "--now"])
+        .status
+        .success());
+    let after = core.load_keys().unwrap().current();
+    let old = after.keys().iter().find(|k| k.kid == key.kid).unwrap();
+    let gone = old.expires_at.expect("a retired key expires");
+    let verifies = |token: &str, at: i64| issuer::verify(token, &after, &settings, at).is_some();
+    assert!(
+        verifies(&access(gone - 100, gone + 400), gone - 1),
+        "retired, still published"
+    );
+    assert!(
+        !verifies(&access(gone, gone + 500), gone),
+        "no longer published"
+    );
+    let hint = jws::encode(
+        &key.signer,
+        &key.kid,
+        "JWT",
+        &json!({ "iss": app.issuer, "sub": "user-1", "aud": "web", "azp": "web",
+                 "iat": gone - 10, "exp": gone + 100, "auth_time": gone - 10 }),
+    );
+    assert!(id_token::verify_hint(&hint, &after, &app.issuer, gone - 1).is_some());
+    assert!(
+        id_token::verify_hint(&hint, &after, &app.issuer, gone).is_none(),
+        "an id_token_hint signed by a key gone from the JWKS signs nobody out"
+    );
+}
