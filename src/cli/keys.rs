@@ -1,4 +1,4 @@
-//! `portcullis keys list|rotate`.
+//! `portcullis keys list|rotate|revoke`.
 
 use clap::Subcommand;
 
@@ -24,6 +24,13 @@ pub enum KeysCommand {
         /// holding a cached JWKS will reject tokens until they refetch it.
         #[arg(long)]
         now: bool,
+    },
+    /// Take a key out of signing, the JWKS and verification at once (after a compromise):
+    /// every token it signed stops verifying, on every instance within one
+    /// `keys.reload_interval`. A key that signs is first replaced by a new one.
+    Revoke {
+        /// The key's `kid`, as `keys list` shows it.
+        kid: String,
     },
 }
 
@@ -77,6 +84,29 @@ pub fn run(config: Config, command: KeysCommand) -> Result<(), Failure> {
                 );
             }
             Ok(())
+        }
+        KeysCommand::Revoke { kid } => {
+            let policy = core.key_policy();
+            let revoked = core
+                .db
+                .run_blocking(|conn| {
+                    crate::store::transaction(conn, |conn| {
+                        keys::revoke(conn, &core.master, &policy, &kid, now)
+                    })
+                })
+                .map_err(|e: KeyError| Failure(e.to_string()))?;
+            match revoked {
+                None => Err(Failure(format!("no signing key has the kid {kid}"))),
+                Some(replaced) => {
+                    if let Some(r) = replaced {
+                        println!("{}: new key {} signs from now", r.alg, r.kid);
+                    }
+                    println!(
+                        "{kid}: revoked; it leaves the JWKS and verifies nothing from the next key reload"
+                    );
+                    Ok(())
+                }
+            }
         }
     }
 }

@@ -162,6 +162,8 @@ struct ReceivedHeader {
 /// A JWS whose signature verified against one of our keys.
 #[derive(Debug)]
 pub struct Verified {
+    /// The key that verified it.
+    pub kid: String,
     pub typ: Option<String>,
     pub payload: Vec<u8>,
 }
@@ -192,6 +194,7 @@ pub fn verify(token: &str, keys: &super::KeySet, now: i64) -> Option<Verified> {
         return None;
     }
     Some(Verified {
+        kid: key.kid.clone(),
         typ: parsed.typ,
         payload: b64.decode(payload).ok()?,
     })

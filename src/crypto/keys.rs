@@ -194,6 +194,40 @@ pub fn rotate(
     })
 }
 
+/// Takes the key `kid` out of signing, the JWKS and verification at once (after a
+/// compromise): every instance drops it at its next reload. When the key signs, or is
+/// announced to, a new key of its algorithm signs from `now` first, so there is never a
+/// moment without one. `Ok(None)`: no such key.
+pub fn revoke(
+    conn: &mut DbConnection,
+    master: &MasterKey,
+    policy: &KeyPolicy,
+    kid: &str,
+    now: i64,
+) -> Result<Option<Option<Rotated>>, KeyError> {
+    let Some(row) = signing_keys::get(conn, kid)? else {
+        return Ok(None);
+    };
+    let alg: Alg = row.alg.parse().map_err(|reason| KeyError::Invalid {
+        kid: row.kid.clone(),
+        reason,
+    })?;
+    let replaced = if row.retires_at.is_none_or(|t| t > now) {
+        Some(rotate(conn, master, policy, alg, now, true)?)
+    } else {
+        None
+    };
+    signing_keys::revoke(conn, kid, now)?;
+    audit::record(
+        conn,
+        "key.revoked",
+        None,
+        None,
+        json!({ "kid": kid, "alg": alg }),
+    )?;
+    Ok(Some(replaced))
+}
+
 /// Rotates `alg` when its signing key has signed for `rotate_after` seconds and no
 /// successor is announced yet. Decided on fresh rows, not on an instance's cached ring,
 /// so instances do not rotate twice; two instances deciding at the same instant both

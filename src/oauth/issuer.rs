@@ -113,6 +113,16 @@ pub fn verify(
     settings: &TokenSettings,
     now: i64,
 ) -> Option<AccessTokenClaims> {
+    verify_with_kid(token, keys, settings, now).map(|(claims, _)| claims)
+}
+
+/// [`verify`], and the `kid` of the key that verified the token.
+fn verify_with_kid(
+    token: &str,
+    keys: &KeySet,
+    settings: &TokenSettings,
+    now: i64,
+) -> Option<(AccessTokenClaims, String)> {
     let verified = jws::verify(token, keys, now)?;
     let typ = verified.typ.as_deref()?.to_ascii_lowercase();
     if typ != "at+jwt" && typ != "application/at+jwt" {
@@ -128,16 +138,20 @@ pub fn verify(
         && claims.iss == settings.issuer
         && claims.aud == settings.audience
         && claims.exp > now)
-        .then_some(claims)
+        .then_some((claims, verified.kid))
 }
 
 /// Access tokens whose signature already verified, by their text: resource servers
 /// introspect the same token many times, and an ES256 verification costs ~70 µs. The
 /// claims are kept until the token expires (at most `CAPACITY` tokens; when full, the
-/// map starts over). Revocation is never cached: callers still check the grant and the
-/// deny-list on every request.
+/// map starts over), with the key that verified them: a hit counts only while that key
+/// is still published (`keys revoke`). Revocation of grants is never cached: callers
+/// still check the grant and the deny-list on every request.
 #[derive(Default)]
-pub struct VerifiedTokens(std::sync::Mutex<std::collections::HashMap<String, AccessTokenClaims>>);
+pub struct VerifiedTokens(std::sync::Mutex<std::collections::HashMap<String, Remembered>>);
+
+/// A verified token's claims and the `kid` that verified them.
+type Remembered = (AccessTokenClaims, String);
 
 impl VerifiedTokens {
     const CAPACITY: usize = 10_000;
@@ -151,15 +165,18 @@ impl VerifiedTokens {
         now: i64,
     ) -> Option<AccessTokenClaims> {
         let lock = || self.0.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(claims) = lock().get(token).filter(|c| c.exp > now) {
-            return Some(claims.clone());
+        let hit = lock().get(token).cloned();
+        if let Some((claims, kid)) = hit {
+            if claims.exp > now && keys.verifying_key(&kid, now).is_some() {
+                return Some(claims);
+            }
         }
-        let claims = verify(token, keys, settings, now)?;
+        let (claims, kid) = verify_with_kid(token, keys, settings, now)?;
         let mut cache = lock();
         if cache.len() >= Self::CAPACITY {
             cache.clear();
         }
-        cache.insert(token.to_owned(), claims.clone());
+        cache.insert(token.to_owned(), (claims.clone(), kid));
         Some(claims)
     }
 }

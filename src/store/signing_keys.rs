@@ -55,6 +55,27 @@ pub fn latest(conn: &mut DbConnection, alg: &str) -> Result<Option<SigningKeyRow
         .optional()?)
 }
 
+/// The key `kid`, if any.
+pub fn get(conn: &mut DbConnection, kid: &str) -> Result<Option<SigningKeyRow>, StoreError> {
+    Ok(signing_keys::table
+        .find(kid)
+        .select(SigningKeyRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .next())
+}
+
+/// Takes `kid` out of signing and out of the JWKS from `now` on (`keys revoke`).
+pub fn revoke(conn: &mut DbConnection, kid: &str, now: i64) -> Result<(), StoreError> {
+    diesel::update(signing_keys::table.find(kid))
+        .set((
+            signing_keys::retires_at.eq(now),
+            signing_keys::expires_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
 /// Inserts a key; a unique violation means another instance inserted that generation first.
 pub fn insert(conn: &mut DbConnection, row: &SigningKeyRow) -> Result<(), StoreError> {
     diesel::insert_into(signing_keys::table)

@@ -319,3 +319,101 @@ async fn keys_gone_from_the_jwks_and_implausible_tokens_verify_nothing() {
         "an id_token_hint signed by a key gone from the JWKS signs nobody out"
     );
 }
+
+/// `keys revoke KID` (hardening #11 item 3): the key leaves the JWKS and stops verifying
+/// on every instance within one reload — a token it signed, already introspected (and
+/// so remembered), turns inactive — while a new key signs at once.
+#[tokio::test]
+async fn a_revoked_key_verifies_nothing_on_any_instance_and_a_new_one_signs() {
+    use crate::common::oidc::{self, offline_tokens, refresh, API, API_SECRET};
+    let setup = |c: &mut portcullis::Config| {
+        oidc::with_apps(c);
+        c.keys.reload_interval = portcullis::config::Lifetime::secs(1);
+    };
+    let a = TestApp::spawn_with(setup).await;
+    // A second instance behind the same public URL, as behind a load balancer.
+    let b = a
+        .spawn_sharing(|c| {
+            setup(c);
+            c.issuer = Some(a.issuer.clone());
+        })
+        .await;
+    let on = |app: &TestApp, path: &str| format!("http://127.0.0.1:{}{path}", app.port);
+    let introspect = |app: &TestApp, token: &str| {
+        let request = a
+            .http
+            .post(on(app, "/introspect"))
+            .basic_auth(API, Some(API_SECRET))
+            .form(&[("token", token)]);
+        async move { request.send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    let tokens = offline_tokens(&a).await;
+    let access = tokens["access_token"].as_str().unwrap();
+    let header: Value = serde_json::from_slice(
+        &URL_SAFE_NO_PAD
+            .decode(access.split('.').next().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
+    let kid = header["kid"].as_str().unwrap().to_owned();
+    for app in [&a, &b] {
+        assert_eq!(introspect(app, access).await["active"], true);
+    }
+
+    let unknown = a.cli(&["keys", "revoke", "no-such-kid"]);
+    assert!(!unknown.status.success());
+    let revoked = a.cli(&["keys", "revoke", &kid]);
+    assert!(
+        revoked.status.success(),
+        "{}",
+        String::from_utf8_lossy(&revoked.stderr)
+    );
+
+    for app in [&a, &b] {
+        let gone = eventually(10, || async {
+            let jwks: Value = a
+                .http
+                .get(on(app, "/jwks"))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            !kids(&jwks).contains(&kid) && introspect(app, access).await["active"] == false
+        })
+        .await;
+        assert!(gone, "the revoked key is out of the JWKS and verification");
+        let userinfo = a
+            .http
+            .get(on(app, "/userinfo"))
+            .bearer_auth(access)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(userinfo.status(), 401);
+    }
+    // The grant lives on: a refresh is signed by the new key, which both verify.
+    let renewed: Value = refresh(&a, tokens["refresh_token"].as_str().unwrap(), &[])
+        .await
+        .json()
+        .await
+        .unwrap();
+    let fresh = renewed["access_token"]
+        .as_str()
+        .expect("a new access token");
+    for app in [&a, &b] {
+        assert!(
+            eventually(10, || async {
+                introspect(app, fresh).await["active"] == true
+            })
+            .await
+        );
+    }
+    let list = stdout(&a.cli(&["keys", "list"]));
+    assert!(
+        list.lines()
+            .any(|l| l.starts_with(&kid) && l.contains(" expired ")),
+        "{list}"
+    );
+}
