@@ -241,6 +241,8 @@ impl Application {
             verified: Default::default(),
         });
         let workers = core.config.http.workers;
+        let body_timeout = core.config.http.body_timeout.0;
+        let max_connections = core.config.http.max_connections.max(1);
         let core = Arc::new(core);
         let background = tokio::spawn({
             let (core, origins, registry) = (core.clone(), origins.clone(), registry.clone());
@@ -263,7 +265,8 @@ impl Application {
                 .app_data(state.clone())
                 .wrap(middleware::Compat::new(prometheus.clone()))
                 .wrap(middleware::from_fn(
-                    |req, next: middleware::Next<_>| async move {
+                    move |mut req, next: middleware::Next<_>| async move {
+                        http::body_deadline::apply(&mut req, body_timeout);
                         if request_log::uri_too_long(&req) {
                             let response = actix_web::HttpResponse::UriTooLong().finish();
                             return Ok(req.into_response(response).map_into_right_body());
@@ -285,6 +288,7 @@ impl Application {
         if let Some(n) = workers {
             server = server.workers(n);
         }
+        server = server.max_connections(max_connections);
         Ok(Application {
             port: local.port(),
             issuer,

@@ -88,11 +88,25 @@ impl Default for LogConfig {
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct HttpConfig {
     /// actix worker threads; default: one per core.
     pub workers: Option<usize>,
+    /// How long a client has to send a request's body once its head has arrived.
+    pub body_timeout: Lifetime,
+    /// Open connections each worker accepts; more wait in the listen backlog.
+    pub max_connections: usize,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            workers: None,
+            body_timeout: Lifetime::secs(5),
+            max_connections: 10_000,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

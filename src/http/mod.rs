@@ -14,6 +14,7 @@ use crate::store::Db;
 pub mod account;
 pub mod assets;
 pub mod authorize;
+pub mod body_deadline;
 pub mod consent;
 pub mod cookies;
 pub mod cors;
