@@ -103,6 +103,7 @@ pub fn new_user(
         managed_by: managed_by.to_owned(),
         created_at: now,
         updated_at: now,
+        config_password_mac: None,
     })
 }
 
@@ -114,8 +115,13 @@ pub enum AccountError {
     Store(#[from] StoreError),
 }
 
-/// Makes the stored account match a `[[users]]` entry. The configuration is
-/// authoritative for the fields it sets; a password is re-hashed only when it changed.
+/// What the HMAC of a configured password is for (`users.config_password_mac`).
+const CONFIG_PASSWORD: &str = "config-password";
+
+/// Makes the stored account match a `[[users]]` entry (hardening #11 item 4). The file
+/// wins for the profile fields and for `disabled` when it sets it; its password is applied
+/// when the account is created and again only when the file's value changes, so a
+/// `user set-password` or `user disable` from the CLI survives a restart.
 pub fn upsert_from_config(
     conn: &mut DbConnection,
     master: &MasterKey,
@@ -137,7 +143,8 @@ pub fn upsert_from_config(
         )
         .map_err(AccountError::Invalid)
         .map(|row| UserRow {
-            disabled: u.disabled,
+            disabled: u.disabled.unwrap_or(false),
+            config_password_mac: password.map(|p| master.mac(CONFIG_PASSWORD, p.as_bytes())),
             ..row
         })?;
         // Several instances may bootstrap the same user at once: the loser updates.
@@ -159,19 +166,46 @@ pub fn upsert_from_config(
             };
             users::update_profile(conn, &existing.id, &change)?;
             if let Some(p) = password {
-                if !password::verify_blocking(p, existing.password_hash.as_deref()) {
-                    let phc = password::hash_blocking(p).map_err(AccountError::Invalid)?;
-                    users::set_password(conn, &existing.id, &phc, now)?;
-                }
+                sync_config_password(conn, master, &existing, p, now)?;
             }
             existing
         }
     };
-    if user.disabled != u.disabled {
-        users::set_disabled(conn, &user.id, u.disabled, now)?;
+    if let Some(disabled) = u.disabled.filter(|d| *d != user.disabled) {
+        users::set_disabled(conn, &user.id, disabled, now)?;
     }
     sync_config_totp(conn, master, &user.id, u, now)?;
     Ok(false)
+}
+
+/// Applies the file's password when the file's value is new to this account. An account
+/// from before the fingerprint existed takes the fingerprint without a new hash when its
+/// password already is the file's.
+fn sync_config_password(
+    conn: &mut DbConnection,
+    master: &MasterKey,
+    existing: &UserRow,
+    configured: &str,
+    now: i64,
+) -> Result<(), AccountError> {
+    let unchanged = existing
+        .config_password_mac
+        .as_deref()
+        .is_some_and(|mac| master.verify_mac(CONFIG_PASSWORD, configured.as_bytes(), mac));
+    if unchanged {
+        return Ok(());
+    }
+    let mac = master.mac(CONFIG_PASSWORD, configured.as_bytes());
+    let current = existing.config_password_mac.is_none()
+        && password::verify_blocking(configured, existing.password_hash.as_deref());
+    store::transaction(conn, |conn| {
+        if !current {
+            let phc = password::hash_blocking(configured).map_err(AccountError::Invalid)?;
+            users::set_password(conn, &existing.id, &phc, now)?;
+        }
+        users::set_config_password_mac(conn, &existing.id, &mac)?;
+        Ok(())
+    })
 }
 
 fn sync_config_totp(

@@ -74,8 +74,10 @@ pub struct UserConfig {
     pub totp_secret: Option<Secret>,
     #[serde(default)]
     pub totp_secret_file: Option<PathBuf>,
+    /// Set only if the file is to manage it: then every start applies it. Absent, the
+    /// CLI's `user disable`/`user enable` decide.
     #[serde(default)]
-    pub disabled: bool,
+    pub disabled: Option<bool>,
 }
 
 /// Validates every entry, resolves `*_file` secrets, normalises usernames.

@@ -40,6 +40,7 @@ diesel::table! {
         password_changed_at -> Nullable<BigInt>,
         created_at -> BigInt,
         updated_at -> BigInt,
+        config_password_mac -> Nullable<Binary>,
     }
 }
 

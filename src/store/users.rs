@@ -21,6 +21,8 @@ pub struct UserRow {
     pub password_changed_at: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// HMAC of the password `[[users]]` last set (`accounts::upsert_from_config`).
+    pub config_password_mac: Option<Vec<u8>>,
 }
 
 impl std::fmt::Debug for UserRow {
@@ -110,6 +112,18 @@ pub fn set_password(
 
 /// Disables or enables a user. Disabling also ends sessions and revokes grants and
 /// refresh tokens (issue #4: banning cuts everything off).
+/// Remembers which configured password the account last took from the file.
+pub fn set_config_password_mac(
+    conn: &mut DbConnection,
+    id: &str,
+    mac: &[u8],
+) -> Result<(), StoreError> {
+    diesel::update(users::table.find(id))
+        .set(users::config_password_mac.eq(mac))
+        .execute(conn)?;
+    Ok(())
+}
+
 pub fn set_disabled(
     conn: &mut DbConnection,
     id: &str,

@@ -256,6 +256,61 @@ async fn clients_and_users_from_the_config_are_upserted_at_every_start() {
     );
 }
 
+/// Hardening #11 item 4: what the CLI changes about a user from `[[users]]` survives a
+/// restart; the file's password is applied again only when the file's value changes, and
+/// `disabled` only when the file sets it.
+#[tokio::test]
+async fn cli_changes_to_users_from_the_file_survive_a_restart() {
+    let file = |password: &'static str, disabled: Option<bool>| {
+        move |c: &mut portcullis::Config| {
+            c.users = vec![UserConfig {
+                username: "alice".into(),
+                password: Some(Secret::new(password)),
+                disabled,
+                ..Default::default()
+            }];
+        }
+    };
+    let alice = |app: &TestApp| {
+        let core = portcullis::Core::open(app.config.clone()).unwrap();
+        core.db
+            .run_blocking(|conn| portcullis::store::users::by_username(conn, "alice"))
+            .unwrap()
+            .unwrap()
+    };
+    let verifies = |hash: &Option<String>, password: &str| {
+        portcullis::crypto::password::verify_blocking(password, hash.as_deref())
+    };
+    let app = TestApp::spawn_with(file("the file's first password", None)).await;
+    assert!(verifies(
+        &alice(&app).password_hash,
+        "the file's first password"
+    ));
+    assert!(app.cli(&["user", "disable", "alice"]).status.success());
+    let changed = app.cli_with_stdin(
+        &["user", "set-password", "alice", "--password-stdin"],
+        "the password the CLI set\n",
+    );
+    assert!(changed.status.success(), "{}", stderr(&changed));
+
+    // A restart with the same file undoes neither.
+    let again = app
+        .spawn_sharing(file("the file's first password", None))
+        .await;
+    let row = alice(&again);
+    assert!(row.disabled, "the ban holds");
+    assert!(verifies(&row.password_hash, "the password the CLI set"));
+    assert!(!verifies(&row.password_hash, "the file's first password"));
+
+    // The file's own changes still apply: a new password, and `disabled` once it sets it.
+    let third = app
+        .spawn_sharing(file("the file's second password", Some(false)))
+        .await;
+    let row = alice(&third);
+    assert!(!row.disabled);
+    assert!(verifies(&row.password_hash, "the file's second password"));
+}
+
 #[test]
 fn the_test_database_helper_is_isolated() {
     // Two databases made by the helper never share rows.
@@ -279,7 +334,7 @@ async fn two_instances_can_start_at_the_same_moment_on_a_fresh_database() {
         c.users = vec![UserConfig {
             username: "alice".into(),
             password: Some(Secret::new("correct horse battery staple")),
-            disabled: true,
+            disabled: Some(true),
             ..Default::default()
         }];
     };

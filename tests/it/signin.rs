@@ -20,7 +20,7 @@ fn with_alice(c: &mut portcullis::Config) {
         UserConfig {
             username: "mallory".into(),
             password: Some(Secret::new(PASSWORD)),
-            disabled: true,
+            disabled: Some(true),
             ..Default::default()
         },
     ];
