@@ -403,9 +403,8 @@ async fn clean_up(core: Arc<Core>) {
         tick.tick().await;
         let core = core.clone();
         let result = tokio::task::spawn_blocking(move || {
-            core.db.run_blocking(|conn| {
-                crate::cleanup::run_once(conn, &core.config.sign_in, clock::now())
-            })
+            core.db
+                .run_blocking(|conn| crate::cleanup::run_once(conn, &core.config, clock::now()))
         })
         .await;
         match result {

@@ -227,12 +227,15 @@ impl Default for SignInConfig {
 pub struct MaintenanceConfig {
     /// How often each instance deletes expired sessions and stale sign-in counters.
     pub cleanup_interval: Lifetime,
+    /// How long audit events are kept.
+    pub audit_retention: Lifetime,
 }
 
 impl Default for MaintenanceConfig {
     fn default() -> Self {
         MaintenanceConfig {
             cleanup_interval: Lifetime::secs(300),
+            audit_retention: Lifetime::secs(90 * 86_400),
         }
     }
 }

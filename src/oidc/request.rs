@@ -9,6 +9,11 @@ use crate::oauth::params::{has_control, Params};
 /// Checklist §3 limits.
 const MAX_NONCE: usize = 512;
 const MAX_HINT: usize = 256;
+/// The `claims` parameter and `acr_values` are stored with a pending request, which
+/// anyone can make: a few KiB each bound what one unauthenticated request can store
+/// (hardening #11 item 8).
+const MAX_CLAIMS: usize = 4096;
+const MAX_ACR_VALUES: usize = 1024;
 
 /// `prompt` (OpenID Connect Core §3.1.2.1).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -59,6 +64,7 @@ pub fn parse(params: &Params) -> Result<OidcParams, &'static str> {
     };
     let claims = match params.get("claims") {
         None => None,
+        Some(v) if v.len() > MAX_CLAIMS => return Err("claims is too long"),
         Some(v) => match serde_json::from_str::<serde_json::Value>(v) {
             Ok(serde_json::Value::Object(_)) => Some(v.to_owned()),
             _ => return Err("claims must be a JSON object"),
@@ -75,8 +81,8 @@ pub fn parse(params: &Params) -> Result<OidcParams, &'static str> {
         max_age,
         id_token_hint,
         login_hint,
-        acr_values: params
-            .get("acr_values")
+        acr_values: text("acr_values", MAX_ACR_VALUES)?
+            .as_deref()
             .map(|v| {
                 v.split(' ')
                     .filter(|s| !s.is_empty())
@@ -133,5 +139,10 @@ mod tests {
         assert_eq!(o.claims.as_deref(), Some("{}"));
         assert!(parse(&Params::parse(b"max_age=-1").unwrap()).is_err());
         assert!(parse(&Params::parse(b"claims=%5B%5D").unwrap()).is_err());
+        let padded = format!(r#"{{"x":"{}"}}"#, "a".repeat(MAX_CLAIMS));
+        let long = Params::parse(format!("claims={padded}").as_bytes()).unwrap();
+        assert!(parse(&long).is_err(), "claims is capped");
+        let acr = Params::parse(format!("acr_values={}", "a".repeat(2000)).as_bytes()).unwrap();
+        assert!(parse(&acr).is_err(), "acr_values is capped");
     }
 }

@@ -34,6 +34,20 @@ pub fn recent(conn: &mut DbConnection, limit: i64) -> Result<Vec<AuditEventRow>,
         .load(conn)?)
 }
 
+/// Deletes up to `batch` events that occurred before `cutoff` (`maintenance.audit_retention`).
+pub fn delete_older_than(
+    conn: &mut DbConnection,
+    cutoff: i64,
+    batch: i64,
+) -> Result<usize, StoreError> {
+    let old: Vec<String> = audit_events::table
+        .select(audit_events::id)
+        .filter(audit_events::occurred_at.lt(cutoff))
+        .limit(batch)
+        .load(conn)?;
+    Ok(diesel::delete(audit_events::table.filter(audit_events::id.eq_any(&old))).execute(conn)?)
+}
+
 /// Records an event now. `detail` must never hold a secret.
 pub fn record(
     conn: &mut DbConnection,

@@ -52,7 +52,7 @@ async fn stale_rows_go_and_live_rows_stay() {
 
     let removed = core
         .db
-        .run_blocking(|conn| cleanup::run_once(conn, &core.config.sign_in, now))
+        .run_blocking(|conn| cleanup::run_once(conn, &core.config, now))
         .unwrap();
     assert_eq!(
         removed,
@@ -71,7 +71,7 @@ async fn stale_rows_go_and_live_rows_stay() {
 
     let again = core
         .db
-        .run_blocking(|conn| cleanup::run_once(conn, &core.config.sign_in, now))
+        .run_blocking(|conn| cleanup::run_once(conn, &core.config, now))
         .unwrap();
     assert_eq!(again, Removed::default(), "idempotent");
 }
@@ -124,7 +124,7 @@ async fn expired_codes_pending_requests_and_grants_go_too() {
     let later = portcullis::clock::now() + 200_000;
     let removed = core
         .db
-        .run_blocking(|conn| cleanup::run_once(conn, &core.config.sign_in, later))
+        .run_blocking(|conn| cleanup::run_once(conn, &core.config, later))
         .unwrap();
     assert_eq!(
         removed,
@@ -148,4 +148,51 @@ fn fail(
 ) -> Result<(), StoreError> {
     assert_eq!(login_throttle::take_slot(conn, key, limit, at)?, None);
     login_throttle::lock_if_full(conn, key, limit, at)
+}
+
+/// Hardening #11 item 8: one run catches up however many rows have piled up (here more
+/// than the 10,000 a run used to stop at), and audit events go after
+/// `maintenance.audit_retention`.
+#[tokio::test]
+async fn a_run_catches_up_and_audit_events_have_a_retention() {
+    use portcullis::store::{audit, revoked_access_tokens, transaction};
+    let app = TestApp::spawn_with(|c| c.maintenance.audit_retention = Lifetime::secs(86_400)).await;
+    let core = portcullis::Core::open(app.config.clone()).unwrap();
+    let now = portcullis::clock::now();
+    let piled = 10_600;
+    core.db
+        .run_blocking(|conn| {
+            transaction(conn, |conn| {
+                for i in 0..piled {
+                    revoked_access_tokens::insert(conn, &format!("jti-{i}"), now - 10, now - 700)?;
+                }
+                for (id, at) in [("old", now - 2 * 86_400), ("recent", now - 60)] {
+                    audit::insert(
+                        conn,
+                        &audit::AuditEventRow {
+                            id: id.into(),
+                            occurred_at: at,
+                            kind: "signin.failed".into(),
+                            user_id: None,
+                            client_id: None,
+                            ip: None,
+                            detail: "{}".into(),
+                        },
+                    )?;
+                }
+                Ok::<_, StoreError>(())
+            })
+        })
+        .unwrap();
+    let removed = core
+        .db
+        .run_blocking(|conn| cleanup::run_once(conn, &core.config, now))
+        .unwrap();
+    assert_eq!(removed.revoked_access_tokens, piled);
+    assert_eq!(removed.audit_events, 1);
+    let left = core
+        .db
+        .run_blocking(|conn| audit::recent(conn, 100))
+        .unwrap();
+    assert!(left.iter().any(|e| e.id == "recent") && !left.iter().any(|e| e.id == "old"));
 }
