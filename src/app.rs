@@ -239,6 +239,8 @@ impl Application {
             )),
             registry: registry.clone(),
             verified: Default::default(),
+            proxies: http::client_addr::TrustedProxies::parse(&core.config.http.trusted_proxies)
+                .map_err(crate::config::ConfigError)?,
         });
         let workers = core.config.http.workers;
         let body_timeout = core.config.http.body_timeout.0;

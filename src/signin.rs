@@ -52,7 +52,7 @@ pub async fn with_password(
     // Case and spacing cannot split an account's counter (checklist §3.6).
     let username = accounts::normalize_username(&attempt.username).ok();
     let account_key = username.as_ref().map(|u| format!("user:{u}"));
-    let address_key = attempt.client.ip.as_ref().map(|ip| format!("ip:{ip}"));
+    let address_key = attempt.client.ip.as_deref().map(address_key);
     let (account_limit, address_limit) = limits(policy);
     let counters: Vec<(String, Limit)> = account_key
         .iter()
@@ -161,4 +161,36 @@ fn take_slots(
         }
         Ok(None)
     })
+}
+
+/// The per-address counter's key. An IPv6 host usually holds a whole /64, so its
+/// addresses share one counter; an IPv4 address is its own.
+fn address_key(ip: &str) -> String {
+    use std::net::IpAddr;
+    match ip.parse::<IpAddr>() {
+        Ok(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => format!("ip:{v4}"),
+            None => {
+                let net = ipnet::Ipv6Net::new(v6, 64).expect("64 is a valid prefix length");
+                format!("ip:{}", net.trunc())
+            }
+        },
+        _ => format!("ip:{ip}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn ipv6_addresses_share_their_64_and_ipv4_stands_alone() {
+        use super::address_key;
+        assert_eq!(address_key("2001:db8:1:2:aaaa::1"), "ip:2001:db8:1:2::/64");
+        assert_eq!(address_key("2001:db8:1:2:bbbb::9"), "ip:2001:db8:1:2::/64");
+        assert_ne!(
+            address_key("2001:db8:1:3::1"),
+            address_key("2001:db8:1:2::1")
+        );
+        assert_eq!(address_key("192.0.2.7"), "ip:192.0.2.7");
+        assert_eq!(address_key("::ffff:192.0.2.7"), "ip:192.0.2.7");
+    }
 }

@@ -97,6 +97,8 @@ pub struct HttpConfig {
     pub body_timeout: Lifetime,
     /// Open connections each worker accepts; more wait in the listen backlog.
     pub max_connections: usize,
+    /// Proxies (CIDRs or addresses) whose `Forwarded`/`X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for HttpConfig {
@@ -105,6 +107,7 @@ impl Default for HttpConfig {
             workers: None,
             body_timeout: Lifetime::secs(5),
             max_connections: 10_000,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -309,6 +312,7 @@ impl Config {
                 ));
             }
         }
+        crate::http::client_addr::TrustedProxies::parse(&self.http.trusted_proxies)?;
         if self.database.max_connections == 0 {
             return Err("database.max_connections: must be at least 1".into());
         }

@@ -4,7 +4,7 @@
 //! and answers 303 (never 307/308, RFC 9700 §4.12) with a new session cookie, back to
 //! the waiting request or to the account page.
 
-use actix_web::http::{header, StatusCode};
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
@@ -14,7 +14,6 @@ use super::cookies::Cookies;
 use super::{csrf, page, AppState};
 use crate::authorization::{self, Waiting};
 use crate::error::AppError;
-use crate::sessions::Client;
 use crate::signin::{self, Attempt, Outcome};
 
 /// Where a signed-in person lands when no application is waiting.
@@ -73,7 +72,7 @@ pub async fn submit(
     let attempt = Attempt {
         username: username.clone(),
         password,
-        client: client_of(&req),
+        client: state.proxies.client_of(&req),
         previous_session: Cookies::read(&req, state.cookies.session_name()),
     };
     match signin::with_password(&state.db, &state.hasher, &state.sign_in, attempt).await? {
@@ -102,19 +101,6 @@ pub async fn submit(
             ))
         }
         Outcome::Locked { retry_after } => Err(AppError::TooManyAttempts { retry_after }),
-    }
-}
-
-/// Where the browser is, as recorded with its session. The TCP peer only: forwarding
-/// headers are not trusted (checklist §1.30).
-pub fn client_of(req: &HttpRequest) -> Client {
-    Client {
-        ip: req.peer_addr().map(|a| a.ip().to_string()),
-        user_agent: req
-            .headers()
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_owned),
     }
 }
 

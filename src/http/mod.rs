@@ -15,6 +15,7 @@ pub mod account;
 pub mod assets;
 pub mod authorize;
 pub mod body_deadline;
+pub mod client_addr;
 pub mod consent;
 pub mod cookies;
 pub mod cors;
@@ -51,6 +52,8 @@ pub struct AppState {
     pub tokens: Arc<TokenSettings>,
     /// The registered clients, reloaded in the background.
     pub registry: crate::oauth::registry::Registry,
+    /// Proxies whose forwarding headers say where the client is.
+    pub proxies: client_addr::TrustedProxies,
     /// Access tokens whose signature was already checked.
     pub verified: Arc<crate::oauth::issuer::VerifiedTokens>,
 }

@@ -6,7 +6,6 @@ use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use super::authorize::is_form;
-use super::login::client_of;
 use super::AppState;
 use crate::oauth::client_auth::{self, Presented};
 use crate::oauth::grants::authorization_code::{self, CodeRequest};
@@ -40,7 +39,7 @@ pub async fn token(
         keys: state.keys.current(),
         master: state.master.clone(),
         registry: state.registry.clone(),
-        origin: client_of(&req),
+        origin: state.proxies.client_of(&req),
     };
     let now = crate::clock::now();
     let response = match grant {

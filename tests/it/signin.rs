@@ -366,6 +366,64 @@ async fn a_burst_of_attempts_cannot_outrun_the_lockout() {
     );
 }
 
+/// Hardening #11 item 2: behind a proxy listed in `http.trusted_proxies`, each person is
+/// counted by the address the proxy forwards; without the setting, forwarding headers are
+/// ignored and everyone behind the proxy is one address.
+#[tokio::test]
+async fn addresses_behind_a_trusted_proxy_are_counted_apart() {
+    let per_address = |c: &mut portcullis::Config| {
+        with_alice(c);
+        c.sign_in.max_failures_per_address = 2;
+    };
+    let attempt =
+        |app: &TestApp, from: &'static str, user: &'static str, password: &'static str| {
+            let browser = browser();
+            let url = app.url("/login");
+            async move {
+                let page = browser.get(&url).send().await.unwrap();
+                let csrf = csrf_of(&page.text().await.unwrap());
+                browser
+                    .post(&url)
+                    .header("x-forwarded-for", from)
+                    .form(&[
+                        ("csrf", csrf.as_str()),
+                        ("username", user),
+                        ("password", password),
+                    ])
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+            }
+        };
+    let behind_proxy = TestApp::spawn_with(|c| {
+        per_address(c);
+        c.http.trusted_proxies = vec!["127.0.0.1/32".into()];
+    })
+    .await;
+    let ignored = TestApp::spawn_with(per_address).await;
+    for app in [&behind_proxy, &ignored] {
+        assert_eq!(attempt(app, "203.0.113.7", "nobody-1", "guess").await, 200);
+        assert_eq!(attempt(app, "203.0.113.7", "nobody-2", "guess").await, 200);
+        assert_eq!(
+            attempt(app, "203.0.113.7", "alice", PASSWORD).await,
+            StatusCode::TOO_MANY_REQUESTS
+        );
+    }
+    let other_person = attempt(&behind_proxy, "198.51.100.9", "alice", PASSWORD).await;
+    assert_eq!(
+        other_person,
+        StatusCode::SEE_OTHER,
+        "another address behind the proxy"
+    );
+    let spoofed = attempt(&ignored, "198.51.100.9", "alice", PASSWORD).await;
+    assert_eq!(
+        spoofed,
+        StatusCode::TOO_MANY_REQUESTS,
+        "headers are not trusted by default"
+    );
+}
+
 #[tokio::test]
 async fn signing_out_ends_the_session() {
     let app = TestApp::spawn_with(with_alice).await;
