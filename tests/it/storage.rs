@@ -23,7 +23,7 @@ async fn audit_events_round_trip() {
     let core = portcullis::Core::open(app.config.clone()).unwrap();
     let row = AuditEventRow {
         id: "evt-1".into(),
-        occurred_at: 1_700_000_000,
+        occurred_at: recently(),
         kind: "test.event".into(),
         user_id: None,
         client_id: Some("spa".into()),
@@ -65,10 +65,19 @@ async fn concurrent_async_queries_share_the_pool() {
 // `Db::write`: the hot write paths' transactions. On SQLite they share commits
 // (`store::writer`), on PostgreSQL each has its own; the guarantees are the same.
 
+/// Events are dated now: the server's own cleanup deletes audit events past
+/// their retention (90 days) while a test runs.
+fn recently() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
 fn event(id: &str) -> AuditEventRow {
     AuditEventRow {
         id: id.into(),
-        occurred_at: 1_700_000_000,
+        occurred_at: recently(),
         kind: "test.write".into(),
         user_id: None,
         client_id: None,
