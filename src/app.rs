@@ -426,9 +426,9 @@ fn refresh_clients(
     origins: &http::cors::AllowedOrigins,
     registry: &Registry,
 ) -> Result<(), StoreError> {
-    let rows = core.db.run_blocking(store::clients::list)?;
+    let (generation, rows) = core.db.run_blocking(store::clients::snapshot)?;
     origins.replace(client::allowed_origins(&rows));
-    registry.replace(&rows);
+    registry.replace(generation, &rows);
     Ok(())
 }
 

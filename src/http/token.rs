@@ -73,7 +73,8 @@ async fn code(
 }
 
 /// ES256 clients of the in-memory registry are answered here (an HMAC and an ES256
-/// signature); the others from the database.
+/// signature) once a shared read of the clients' generation finds it current; the
+/// others from the database.
 async fn client_credentials(
     state: &AppState,
     ctx: TokenContext,
@@ -85,7 +86,13 @@ async fn client_credentials(
         params: &params,
         presented: &presented,
     };
-    if let Some(response) = client_credentials::from_registry(&ctx, &request, now) {
+    let cached = state
+        .registry
+        .get_current(&state.db, presented.client_id())
+        .await;
+    if let Some(response) =
+        cached.and_then(|client| client_credentials::from_registry(client, &ctx, &request, now))
+    {
         return response;
     }
     state

@@ -123,16 +123,16 @@ fn basic(header: &str) -> Option<(String, String)> {
     (!id.is_empty()).then_some((id, secret))
 }
 
-/// Finds the client — in the in-memory registry, else in the database — and checks the
-/// credentials against its registered method. A refusal from the registry is checked
-/// again against the database, so a new client or secret works at once.
+/// Finds the client — in the in-memory registry while it is current, else in the
+/// database — and checks the credentials against its registered method. A refusal from
+/// the registry is checked again against the database.
 pub fn authenticate(
     conn: &mut DbConnection,
     registry: &Registry,
     master: &MasterKey,
     presented: &Presented,
 ) -> Result<ClientRow, AuthError> {
-    if let Some(cached) = registry.get(presented.client_id()) {
+    if let Some(cached) = registry.get_on(conn, presented.client_id())? {
         if let Ok(client) = check(master, Some(cached), presented) {
             return Ok(client);
         }

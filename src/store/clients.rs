@@ -2,7 +2,7 @@
 
 use diesel::prelude::*;
 
-use super::schema::clients;
+use super::schema::{client_generation, clients};
 use super::{DbConnection, StoreError};
 
 #[derive(Queryable, Selectable, Insertable, AsChangeset, Clone)]
@@ -58,8 +58,34 @@ pub fn list(conn: &mut DbConnection) -> Result<Vec<ClientRow>, StoreError> {
 }
 
 pub fn insert(conn: &mut DbConnection, row: &ClientRow) -> Result<(), StoreError> {
-    diesel::insert_into(clients::table)
-        .values(row)
+    super::transaction(conn, |conn| {
+        diesel::insert_into(clients::table)
+            .values(row)
+            .execute(conn)?;
+        bump_generation(conn)
+    })
+}
+
+/// The clients' generation: every change to `clients` bumps it in its own transaction,
+/// so a copy of the clients loaded after reading generation `g` is current for as long
+/// as this still returns `g` (`oauth::registry`).
+pub fn generation(conn: &mut DbConnection) -> Result<i64, StoreError> {
+    Ok(client_generation::table
+        .find(1)
+        .select(client_generation::generation)
+        .first(conn)?)
+}
+
+/// The generation, then the clients: rows read after the generation are at least as new
+/// as it (the other order could pair old rows with a newer generation).
+pub fn snapshot(conn: &mut DbConnection) -> Result<(i64, Vec<ClientRow>), StoreError> {
+    let generation = generation(conn)?;
+    Ok((generation, list(conn)?))
+}
+
+fn bump_generation(conn: &mut DbConnection) -> Result<(), StoreError> {
+    diesel::update(client_generation::table.find(1))
+        .set(client_generation::generation.eq(client_generation::generation + 1))
         .execute(conn)?;
     Ok(())
 }
@@ -79,11 +105,18 @@ pub fn upsert(conn: &mut DbConnection, row: &ClientRow) -> Result<bool, StoreErr
         diesel::update(clients::table.find(&row.id))
             .set(&row)
             .execute(conn)?;
+        bump_generation(conn)?;
         Ok(false)
     })
 }
 
 /// Deletes a client and, by cascade, its codes, tokens and consents.
 pub fn delete(conn: &mut DbConnection, id: &str) -> Result<bool, StoreError> {
-    Ok(diesel::delete(clients::table.find(id)).execute(conn)? > 0)
+    super::transaction(conn, |conn| {
+        let deleted = diesel::delete(clients::table.find(id)).execute(conn)? > 0;
+        if deleted {
+            bump_generation(conn)?;
+        }
+        Ok(deleted)
+    })
 }

@@ -221,6 +221,13 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    client_generation (id) {
+        id -> Integer,
+        generation -> BigInt,
+    }
+}
+
 /// Calls the macro `$m` with every table, so the lists that need them all (below, and
 /// `store::verify_schema`) cannot drift.
 macro_rules! with_all_tables {
@@ -240,7 +247,8 @@ macro_rules! with_all_tables {
             audit_events,
             login_throttle,
             grants,
-            authorization_requests
+            authorization_requests,
+            client_generation
         );
     };
 }

@@ -1,6 +1,8 @@
 //! `client_credentials` (RFC 6749 §4.4): services get tokens for themselves; the token's
 //! `sub` can never be a user's (RFC 9700 §4.15, checklist §1.32).
 
+use portcullis::config::{Lifetime, Secret};
+use portcullis::Config;
 use serde_json::Value;
 
 use crate::common::oidc::{self, introspect, API, API_SECRET, WEB, WEB_SECRET};
@@ -150,4 +152,52 @@ async fn a_client_registered_while_serving_gets_tokens_at_once() {
     assert_eq!(response.status(), 200);
     let tokens: Value = response.json().await.unwrap();
     assert_eq!(tokens["scope"], "reports:write");
+}
+
+/// #11 item 5: the in-memory registry never accepts what the database has removed or
+/// replaced — not "within one reload", from the next request, on every instance.
+#[tokio::test]
+async fn a_removed_client_or_a_replaced_secret_is_refused_from_the_next_request() {
+    // No timed reload can rescue the test: it would come after an hour.
+    let hourly = |c: &mut Config| {
+        oidc::with_apps(c);
+        c.keys.reload_interval = Lifetime::secs(3600);
+    };
+    let app = TestApp::spawn_with(hourly).await;
+    let other = app.spawn_sharing(hourly).await;
+    for instance in [&app, &other] {
+        let response = client_token(instance, API, API_SECRET, &[]).await;
+        assert_eq!(response.status(), 200, "served from memory");
+    }
+
+    // A third instance starts with a new secret for `api` in its file.
+    const NEW_SECRET: &str = "api-secret-replaced-0123456789abcdef";
+    let replaced = app
+        .spawn_sharing(|c| {
+            hourly(c);
+            let api = c.clients.iter_mut().find(|c| c.client_id == API).unwrap();
+            api.client_secret = Some(Secret::new(NEW_SECRET));
+        })
+        .await;
+    for instance in [&app, &other, &replaced] {
+        let old = client_token(instance, API, API_SECRET, &[]).await;
+        assert_eq!(old.status(), 401, "the replaced secret is refused");
+        let body: Value = old.json().await.unwrap();
+        assert_eq!(body["error"], "invalid_client");
+        let new = client_token(instance, API, NEW_SECRET, &[]).await;
+        assert_eq!(new.status(), 200, "the new secret works");
+    }
+
+    let output = app.cli(&["client", "remove", API]);
+    assert!(
+        output.status.success(),
+        "{}",
+        crate::common::stderr(&output)
+    );
+    for instance in [&app, &other, &replaced] {
+        let response = client_token(instance, API, NEW_SECRET, &[]).await;
+        assert_eq!(response.status(), 401, "the removed client is refused");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"], "invalid_client");
+    }
 }

@@ -148,16 +148,16 @@ pub fn exchange_stored(
     exchange(found, ctx, request, now)
 }
 
-/// [`exchange`] for a client of the in-memory registry that signs with ES256: an HMAC
-/// and one ES256 signature (~30 µs), cheap enough for an actix worker — no database
-/// call, no RSA signature. `None` sends the request to [`exchange_stored`] (unknown
-/// client, RS256 client, or credentials the registry refuses).
+/// [`exchange`] for `client`, from the in-memory registry (found current), when it signs
+/// with ES256: an HMAC and one ES256 signature (~30 µs), cheap enough for an actix
+/// worker — no RSA signature. `None` sends the request to [`exchange_stored`] (RS256
+/// client, or credentials the registry refuses).
 pub fn from_registry(
+    client: ClientRow,
     ctx: &TokenContext,
     request: &ClientCredentialsRequest<'_>,
     now: i64,
 ) -> Option<Result<TokenResponse, OAuthError>> {
-    let client = ctx.registry.get(request.presented.client_id())?;
     // No ID token in this grant: only the access token's algorithm counts.
     if super::mint::signs_with_rsa(&client, &[]) {
         return None;
