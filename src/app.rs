@@ -129,6 +129,9 @@ impl Core {
 /// that file (mode 0600) with 256 random bits on first start.
 fn instance_key(config: &Config) -> Result<MasterKey, StartupError> {
     if let Some(secret) = &config.secret_key {
+        if let Some(path) = &config.secret_key_read_from {
+            crate::files::warn_if_shared(path, "the secret_key_file");
+        }
         return Ok(MasterKey::from_secret(secret.expose().as_bytes()));
     }
     let path = config.data_dir.join("secret_key");
@@ -169,6 +172,8 @@ pub struct Application {
     issuer: String,
     data_location: String,
     server: Server,
+    /// `[metrics] listen`: its port and server.
+    metrics: Option<(u16, Server)>,
     background: tokio::task::JoinHandle<()>,
 }
 
@@ -197,6 +202,19 @@ impl Application {
             };
             crate::config::ConfigError(format!("issuer: {e}{hint}"))
         })?;
+        let metrics_listener = match config
+            .metrics
+            .listen_addr()
+            .map_err(crate::config::ConfigError)?
+        {
+            Some(addr) => Some(
+                TcpListener::bind(addr).map_err(|cause| StartupError::Listen {
+                    addr: addr.to_string(),
+                    cause,
+                })?,
+            ),
+            None => None,
+        };
         let data_location = DatabaseUrl::parse(&config.database_url())
             .map(|u| u.redacted())
             .unwrap_or_default();
@@ -215,6 +233,24 @@ impl Application {
         .map_err(|e| StartupError::Bootstrap(format!("start-up task failed: {e}")))??;
 
         let (prometheus, metrics) = http::metrics::build().map_err(StartupError::Bootstrap)?;
+        let metrics_server = match metrics_listener {
+            Some(listener) => {
+                let local = listener
+                    .local_addr()
+                    .map_err(|cause| StartupError::Listen {
+                        addr: "metrics.listen".into(),
+                        cause,
+                    })?;
+                let server = http::metrics::serve(listener, &prometheus).map_err(|cause| {
+                    StartupError::Listen {
+                        addr: local.to_string(),
+                        cause,
+                    }
+                })?;
+                Some((local.port(), server))
+            }
+            None => None,
+        };
         let state = web::Data::new(AppState {
             discovery_json: ProviderMetadata::new(&issuer).to_json().into(),
             db: core.db.clone(),
@@ -296,8 +332,14 @@ impl Application {
             issuer,
             data_location,
             server: server.disable_signals().run(),
+            metrics: metrics_server,
             background,
         })
+    }
+
+    /// The port of the metrics listener, when `[metrics] listen` is set.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics.as_ref().map(|(port, _)| *port)
     }
 
     pub fn port(&self) -> u16 {
@@ -320,9 +362,16 @@ impl Application {
             shutdown_signal().await;
             handle.stop(true).await;
         });
+        let metrics = self
+            .metrics
+            .map(|(_, server)| (server.handle(), tokio::spawn(server)));
         let result = self.server.await;
         shutdown.abort();
         self.background.abort();
+        if let Some((handle, server)) = metrics {
+            handle.stop(true).await;
+            server.await.ok();
+        }
         result
     }
 
@@ -330,8 +379,17 @@ impl Application {
     pub fn spawn(self) -> tokio::task::JoinHandle<std::io::Result<()>> {
         let background = self.background;
         let server = self.server;
+        let metrics = self.metrics.map(|(_, server)| server);
         tokio::spawn(async move {
-            let result = server.await;
+            // One task for both servers: aborting it drops both.
+            let mut server = std::pin::pin!(server);
+            let result = match metrics {
+                None => server.await,
+                Some(metrics) => tokio::select! {
+                    result = &mut server => result,
+                    _ = metrics => server.await,
+                },
+            };
             background.abort();
             result
         })

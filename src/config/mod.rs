@@ -42,6 +42,10 @@ pub struct Config {
     pub secret_key: Option<Secret>,
     #[serde(default)]
     pub secret_key_file: Option<PathBuf>,
+    /// The file `secret_key` was read from (validation moves it out of `secret_key_file`),
+    /// so the server can warn when others may read it.
+    #[serde(skip)]
+    pub secret_key_read_from: Option<PathBuf>,
     #[serde(default)]
     pub log: LogConfig,
     #[serde(default)]
@@ -56,6 +60,8 @@ pub struct Config {
     pub sign_in: SignInConfig,
     #[serde(default)]
     pub maintenance: MaintenanceConfig,
+    #[serde(default)]
+    pub metrics: MetricsConfig,
     /// Declarative bootstrap: upserted at every start (like Dex's static clients).
     #[serde(default)]
     pub clients: Vec<ClientConfig>,
@@ -243,6 +249,28 @@ impl Default for MaintenanceConfig {
     }
 }
 
+/// Prometheus metrics: off unless `listen` is set, and then only on that address, never
+/// on the main listener (#11 item 11).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// Where `GET /metrics` is served, such as `127.0.0.1:9464`.
+    pub listen: Option<String>,
+}
+
+impl MetricsConfig {
+    pub fn listen_addr(&self) -> Result<Option<SocketAddr>, String> {
+        self.listen
+            .as_deref()
+            .map(|listen| {
+                listen.parse().map_err(|_| {
+                    format!("metrics.listen: {listen:?} is not an address such as 127.0.0.1:9464")
+                })
+            })
+            .transpose()
+    }
+}
+
 fn default_listen() -> String {
     "127.0.0.1:8080".into()
 }
@@ -298,12 +326,15 @@ impl Config {
 
     fn validate_inner(&mut self) -> Result<(), String> {
         self.listen_addr()?;
+        self.metrics.listen_addr()?;
         if let Some(issuer) = &self.issuer {
             validate_issuer(issuer).map_err(|e| format!("issuer: {e}"))?;
         }
         DatabaseUrl::parse(&self.database_url()).map_err(|e| format!("database_url: {e}"))?;
         self.secret_key = secret::resolve("secret_key", &self.secret_key, &self.secret_key_file)?;
-        self.secret_key_file = None;
+        if let Some(path) = self.secret_key_file.take() {
+            self.secret_key_read_from = Some(path);
+        }
         if let Some(key) = &self.secret_key {
             if key.expose().len() < crate::crypto::MasterKey::MIN_LEN {
                 return Err(format!(

@@ -1,9 +1,13 @@
 //! `/metrics` in the Prometheus text format: requests and latency by endpoint and status
-//! (actix-web-prom), and tokens issued by grant type. Each application has its own
-//! registry, so several servers can run in one process (the tests do).
+//! (actix-web-prom, counted on the main listener), and tokens issued by grant type. Each
+//! application has its own registry, so several servers can run in one process (the
+//! tests do). Served only on its own listener, `[metrics] listen` (#11 item 11): the
+//! main listener faces the internet, and request counts by endpoint are for operators.
 
+use actix_web::dev::Server;
+use actix_web::{web, App, HttpResponse, HttpServer};
 use actix_web_prom::{PrometheusMetrics, PrometheusMetricsBuilder};
-use prometheus::{IntCounterVec, Opts, Registry};
+use prometheus::{Encoder, IntCounterVec, Opts, Registry, TextEncoder};
 
 /// Counters the domain increments.
 #[derive(Clone)]
@@ -17,7 +21,7 @@ impl Metrics {
     }
 }
 
-/// The middleware (which also serves `/metrics`) and our own counters.
+/// The middleware that counts requests (it serves no endpoint) and our own counters.
 pub fn build() -> Result<(PrometheusMetrics, Metrics), String> {
     let registry = Registry::new();
     let tokens_issued = IntCounterVec::new(
@@ -33,10 +37,46 @@ pub fn build() -> Result<(PrometheusMetrics, Metrics), String> {
         .map_err(|e| e.to_string())?;
     let middleware = PrometheusMetricsBuilder::new("portcullis")
         .registry(registry)
-        .endpoint("/metrics")
         // Unknown paths share one label instead of growing the series without bound.
         .mask_unmatched_patterns("UNMATCHED")
         .build()
         .map_err(|e| e.to_string())?;
     Ok((middleware, Metrics { tokens_issued }))
+}
+
+/// The metrics listener: `GET /metrics` and nothing else, on one worker.
+pub fn serve(
+    listener: std::net::TcpListener,
+    prometheus: &PrometheusMetrics,
+) -> std::io::Result<Server> {
+    let registry = prometheus.registry.clone();
+    let server = HttpServer::new(move || {
+        let registry = registry.clone();
+        App::new().route(
+            "/metrics",
+            web::get().to(move || {
+                let registry = registry.clone();
+                async move { render(&registry) }
+            }),
+        )
+    })
+    .workers(1)
+    .listen(listener)?
+    .disable_signals()
+    .run();
+    Ok(server)
+}
+
+fn render(registry: &Registry) -> HttpResponse {
+    let encoder = TextEncoder::new();
+    let mut body = Vec::new();
+    match encoder.encode(&registry.gather(), &mut body) {
+        Ok(()) => HttpResponse::Ok()
+            .content_type(encoder.format_type())
+            .body(body),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot encode the metrics");
+            HttpResponse::InternalServerError().finish()
+        }
+    }
 }

@@ -173,6 +173,26 @@ async fn data_files_are_private_to_the_running_user() {
         warning.contains("other local users") && warning.contains("secret_key"),
         "{warning}"
     );
+
+    // A secret_key_file the operator wrote themselves is checked too.
+    let file = dir.path().join("instance.key");
+    std::fs::write(&file, "an-operator-supplied-secret-key-0123456789\n").unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let config = write(
+        dir.path(),
+        &format!(
+            "data_dir = \"{}\"\nsecret_key_file = \"{}\"\n",
+            dir.path().join("other").display(),
+            file.display()
+        ),
+    );
+    let readable = cli_run(&config, &["migrate"], "", &[]);
+    assert!(readable.status.success(), "{}", stderr(&readable));
+    let warning = stderr(&readable);
+    assert!(
+        warning.contains("other local users") && warning.contains("secret_key_file"),
+        "{warning}"
+    );
 }
 
 #[tokio::test]

@@ -34,12 +34,46 @@ async fn readyz_is_503_when_the_database_is_gone() {
     assert_eq!(app.get("/healthz").await.status(), 200);
 }
 
+/// #11 item 11: request counts by endpoint are for operators, on their own listener.
+#[tokio::test]
+async fn metrics_are_served_only_on_their_own_listener() {
+    let app = TestApp::spawn().await;
+    assert_eq!(app.get("/metrics").await.status(), 404, "off by default");
+
+    let app = TestApp::spawn_with(|c| c.metrics.listen = Some("127.0.0.1:0".into())).await;
+    let port = app.metrics_port.expect("the metrics listener is bound");
+    assert_ne!(port, app.port);
+    assert_eq!(
+        app.get("/metrics").await.status(),
+        404,
+        "never on the main listener"
+    );
+    let elsewhere = app
+        .http
+        .get(format!("http://127.0.0.1:{port}/token"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        elsewhere.status(),
+        404,
+        "the metrics listener serves nothing else"
+    );
+}
+
 #[tokio::test]
 async fn metrics_count_requests_by_endpoint_and_status() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::spawn_with(|c| c.metrics.listen = Some("127.0.0.1:0".into())).await;
     app.get("/jwks").await;
     app.get("/no/such/page/abc123").await;
-    let text = app.get("/metrics").await.text().await.unwrap();
+    let metrics = format!("http://127.0.0.1:{}/metrics", app.metrics_port.unwrap());
+    let response = app.http.get(metrics).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain"));
+    let text = response.text().await.unwrap();
     assert!(
         text.contains(
             r#"portcullis_http_requests_total{endpoint="/jwks",method="GET",status="200"} 1"#

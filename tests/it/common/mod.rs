@@ -105,6 +105,8 @@ pub fn test_config(db: &TestDb, data_dir: &std::path::Path) -> Config {
 pub struct TestApp {
     pub issuer: String,
     pub port: u16,
+    /// `[metrics] listen`, when the test set it.
+    pub metrics_port: Option<u16>,
     pub http: reqwest::Client,
     pub config: Config,
     pub db: Arc<TestDb>,
@@ -159,6 +161,7 @@ impl TestApp {
             .expect("server starts");
         let issuer = app.issuer().to_owned();
         let port = app.port();
+        let metrics_port = app.metrics_port();
         let server = app.spawn();
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -167,6 +170,7 @@ impl TestApp {
         TestApp {
             issuer,
             port,
+            metrics_port,
             http,
             config,
             db,
