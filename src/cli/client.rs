@@ -5,7 +5,7 @@ use clap::Subcommand;
 use crate::app::Core;
 use crate::config::{ClientConfig, Config, Secret};
 use crate::crypto::token;
-use crate::oauth::client::{self, MANAGED_BY_CLI, MANAGED_BY_CONFIG};
+use crate::oauth::client::{self, Introspection, MANAGED_BY_CLI, MANAGED_BY_CONFIG};
 use crate::store::clients::{self as store, ClientRow};
 use crate::{clock, store::StoreError};
 
@@ -37,6 +37,9 @@ pub enum ClientCommand {
         /// client_secret_basic (default) or client_secret_post.
         #[arg(long)]
         auth_method: Option<String>,
+        /// Which tokens it may introspect: own (default) or any (a resource server).
+        #[arg(long, value_enum, default_value_t)]
+        introspection: Introspection,
     },
     /// List clients.
     List,
@@ -60,6 +63,7 @@ pub fn run(config: Config, command: ClientCommand) -> Result<(), Failure> {
             scopes,
             skip_consent,
             auth_method,
+            introspection,
         } => {
             let secret = (!public).then(token::random_secret);
             let spec = ClientConfig {
@@ -74,6 +78,7 @@ pub fn run(config: Config, command: ClientCommand) -> Result<(), Failure> {
                 scopes: (!scopes.is_empty()).then_some(scopes),
                 skip_consent,
                 token_endpoint_auth_method: auth_method,
+                introspection,
                 ..Default::default()
             };
             let row = client::to_row(&spec, &core.master, MANAGED_BY_CLI, clock::now())
@@ -159,6 +164,7 @@ fn print_client(row: &ClientRow) {
     );
     println!("allowed_origins:            {}", list(&row.allowed_origins));
     println!("skip_consent:               {}", row.skip_consent);
+    println!("introspection:              {}", row.introspection);
     println!(
         "id_token alg:               {}",
         row.id_token_signed_response_alg

@@ -52,6 +52,9 @@ pub struct ClientConfig {
     pub refresh_token_idle_ttl: Option<Lifetime>,
     #[serde(default)]
     pub refresh_token_absolute_ttl: Option<Lifetime>,
+    /// The tokens this client may introspect: `own` (default) or `any` (a resource server).
+    #[serde(default)]
+    pub introspection: client::Introspection,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -223,6 +223,36 @@ fn json_list<T: Serialize>(items: &[T]) -> String {
     serde_json::to_string(items).expect("a list serialises")
 }
 
+/// The tokens a client may introspect (RFC 7662 §4: the server decides what a caller may
+/// learn, and §2.2 answers `active: false` for the rest). Like Keycloak and Hydra, not
+/// every client may read every person's token and `username`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Introspection {
+    /// Tokens issued to this client.
+    #[default]
+    Own,
+    /// Any token: for resource servers.
+    Any,
+}
+
+impl Introspection {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Introspection::Own => "own",
+            Introspection::Any => "any",
+        }
+    }
+
+    /// Reads the stored column; anything unknown is the narrower `own`.
+    pub fn of(row: &ClientRow) -> Self {
+        match row.introspection.as_str() {
+            "any" => Introspection::Any,
+            _ => Introspection::Own,
+        }
+    }
+}
+
 /// True when the client is registered for `grant`.
 pub fn allows(row: &ClientRow, grant: GrantType) -> bool {
     serde_json::from_str::<Vec<GrantType>>(&row.grant_types).is_ok_and(|g| g.contains(&grant))
@@ -278,6 +308,7 @@ pub fn to_row(
         managed_by: managed_by.into(),
         created_at: now,
         updated_at: now,
+        introspection: c.introspection.as_str().into(),
     })
 }
 

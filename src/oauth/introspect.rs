@@ -1,11 +1,13 @@
 //! Token introspection (RFC 7662 §2): for JWT access tokens, signature and expiry, then
 //! the deny-list, the grant and the user; for refresh tokens, the stored row. Anything
-//! not active is `{"active": false}` and nothing more (§2.2). Resource servers
-//! authenticate as confidential clients; a refresh token is only described to the
-//! client it was issued to.
+//! not active is `{"active": false}` and nothing more (§2.2). Callers authenticate as
+//! confidential clients; an access token issued to another client is described only to
+//! a client registered with `introspection = "any"` (a resource server), a refresh token
+//! only to the client it was issued to.
 
 use serde::Serialize;
 
+use super::client;
 use super::issuer::{self, TokenSettings};
 use crate::crypto::{token, KeySet};
 use crate::store::clients::{self, ClientRow};
@@ -71,6 +73,12 @@ pub fn introspect(
         .verified
         .verify(token, verifier.keys, settings, now)
     {
+        // §4: another client's token is described only to a resource server.
+        if claims.client_id != caller.id
+            && client::Introspection::of(caller) != client::Introspection::Any
+        {
+            return Ok(Introspection::inactive());
+        }
         let username = match &claims.grant_id {
             // A person's token: not on the deny-list, its grant live, its user enabled.
             Some(grant) => match grants::live_user_for_token(conn, grant, &claims.jti)? {

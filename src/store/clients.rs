@@ -29,6 +29,8 @@ pub struct ClientRow {
     pub managed_by: String,
     pub created_at: i64,
     pub updated_at: i64,
+    /// `own` or `any`: the tokens this client may introspect (`oauth::client::Introspection`).
+    pub introspection: String,
 }
 
 impl std::fmt::Debug for ClientRow {

@@ -24,6 +24,7 @@ diesel::table! {
         managed_by -> Text,
         created_at -> BigInt,
         updated_at -> BigInt,
+        introspection -> Text,
     }
 }
 

@@ -428,6 +428,65 @@ async fn introspection_describes_active_tokens_and_nothing_else() {
     assert_eq!(get.status(), 405);
 }
 
+/// #11 item 11, RFC 7662 §4: a person's token and `username` are described to the client
+/// it was issued to, and to resource servers (`introspection = "any"`), not to every
+/// confidential client.
+#[tokio::test]
+async fn only_its_own_client_and_resource_servers_may_introspect_a_token() {
+    let app = TestApp::spawn_with(oidc::with_apps).await;
+    let at = s(&offline_tokens(&app).await, "access_token");
+    let as_client = |id: String, secret: String| {
+        let request = app
+            .http
+            .post(app.url("/introspect"))
+            .basic_auth(id, Some(secret))
+            .form(&[("token", at.as_str())]);
+        async move {
+            let response = request.send().await.unwrap();
+            assert_eq!(response.status(), 200);
+            response.json::<Value>().await.unwrap()
+        }
+    };
+    let own = as_client(WEB.into(), WEB_SECRET.into()).await;
+    assert_eq!(own["active"], true, "{own}");
+    assert_eq!(own["username"], "alice");
+    let resource_server = as_client(API.into(), API_SECRET.into()).await;
+    assert_eq!(resource_server["active"], true, "{resource_server}");
+
+    // The CLI registers resource servers too; any other confidential client (the
+    // default) learns nothing, not even that the token is valid.
+    let added = |introspection: Option<&str>| {
+        let id = format!("rs-{}", introspection.unwrap_or("default"));
+        let mut args = vec!["client", "add", &id, "--grant-type", "client_credentials"];
+        if let Some(value) = introspection {
+            args.extend(["--introspection", value]);
+        }
+        let output = app.cli(&args);
+        assert!(
+            output.status.success(),
+            "{}",
+            crate::common::stderr(&output)
+        );
+        let stdout = crate::common::stdout(&output);
+        let secret = stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("client_secret:"))
+            .expect("a generated secret")
+            .trim()
+            .to_owned();
+        (id, secret)
+    };
+    let (id, secret) = added(Some("any"));
+    assert_eq!(as_client(id, secret).await["active"], true);
+    for introspection in [None, Some("own")] {
+        let (id, secret) = added(introspection);
+        assert_eq!(
+            as_client(id, secret).await,
+            serde_json::json!({ "active": false })
+        );
+    }
+}
+
 async fn revoke_as(
     app: &TestApp,
     client: &str,

@@ -64,6 +64,8 @@ pub fn with_apps(c: &mut portcullis::Config) {
             client_secret: Some(Secret::new(API_SECRET)),
             grant_types: Some(vec!["client_credentials".into()]),
             scopes: Some(vec!["images:read".into()]),
+            // A resource server: it introspects the tokens of the other clients.
+            introspection: portcullis::oauth::client::Introspection::Any,
             ..Default::default()
         },
     ];
