@@ -204,20 +204,19 @@ fn decide(
     now: i64,
 ) -> Next {
     let prompt = request.oidc.prompt;
-    // Signed in during this very request: the freshness rules below are met.
+    // Signed in during this very request: prompt=login and max_age=0 are met.
     let fresh = |s: &Session| pending.is_some_and(|p| s.auth_time >= p.created_at);
     let needs_sign_in = match &session {
         None => true,
-        Some(s) if fresh(s) => false,
         // §3.1.2.1 prompt=login; max_age: "the OP MUST attempt to actively re-authenticate"
         // when more time has passed (max_age=0 being prompt=login, so the same second is
-        // not enough).
+        // not enough). Judged now, as the code is issued: a sign-in during this request
+        // that has grown older than max_age (a long stay on the consent page) is not
+        // enough either (#11 item 12).
         Some(s) => {
-            prompt.login
-                || request
-                    .oidc
-                    .max_age
-                    .is_some_and(|m| m == 0 || now - s.auth_time > m)
+            let max_age = request.oidc.max_age;
+            let too_old = max_age.is_some_and(|m| m > 0 && now - s.auth_time > m);
+            too_old || (!fresh(s) && (prompt.login || max_age == Some(0)))
         }
     };
     if needs_sign_in {

@@ -193,6 +193,18 @@ impl TestApp {
         response.json().await.expect("JSON body")
     }
 
+    /// Runs SQL on this app's database: how a test moves stored times into the past, as
+    /// the passing of time would.
+    pub fn execute_sql(&self, sql: &str) {
+        let core = portcullis::Core::open(self.config.clone()).expect("open the database");
+        core.db
+            .run_blocking(|conn| {
+                conn.batch_execute(sql)
+                    .map_err(portcullis::store::StoreError::from)
+            })
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+
     /// Runs the `portcullis` binary against this app's database and secret key.
     pub fn cli(&self, args: &[&str]) -> Output {
         self.cli_with_stdin(args, "")
