@@ -29,7 +29,9 @@ pub struct Client {
 }
 
 /// Starts a new session: always a new id and secret, so a session id planted before
-/// sign-in is never the one that becomes authenticated (no fixation).
+/// sign-in is never the one that becomes authenticated (no fixation). It ends `lifetime`
+/// seconds from now, or `idle` seconds after it was last used, whichever comes first.
+#[allow(clippy::too_many_arguments)]
 pub fn start(
     conn: &mut DbConnection,
     user_id: &str,
@@ -37,6 +39,7 @@ pub fn start(
     acr: &str,
     client: &Client,
     lifetime: i64,
+    idle: i64,
     now: i64,
 ) -> Result<Started, StoreError> {
     let cookie_secret = token::random_secret();
@@ -56,6 +59,7 @@ pub fn start(
         last_seen_at: now,
         expires_at: now + lifetime,
         ended_at: None,
+        idle_expires_at: now + idle.min(lifetime),
     };
     store::insert(conn, &row)?;
     Ok(Started {
@@ -64,16 +68,27 @@ pub fn start(
     })
 }
 
-/// The signed-in session behind a cookie secret, if it is live.
+/// How often a use of a session is written down: its idle deadline moves in steps of
+/// this, so a busy session costs one write a minute, not one per request.
+const TOUCH_EVERY: i64 = 60;
+
+/// The signed-in session behind a cookie secret, if it is live (neither ended, expired,
+/// nor idle for longer than its idle timeout). Finding it counts as a use.
 pub fn current(
     conn: &mut DbConnection,
     cookie_secret: &str,
     now: i64,
 ) -> Result<Option<Session>, StoreError> {
-    Ok(
-        store::active_by_secret(conn, &token::sha256(cookie_secret.as_bytes()), now)?
-            .and_then(from_row),
-    )
+    let Some(row) = store::active_by_secret(conn, &token::sha256(cookie_secret.as_bytes()), now)?
+    else {
+        return Ok(None);
+    };
+    if now - row.last_seen_at >= TOUCH_EVERY {
+        // The idle timeout the session started with, measured from this use.
+        let idle = row.idle_expires_at - row.last_seen_at;
+        store::touch(conn, &row.id, now, (now + idle).min(row.expires_at))?;
+    }
+    Ok(from_row(row))
 }
 
 /// Ends the session behind a cookie secret, if any.

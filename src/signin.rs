@@ -106,6 +106,7 @@ pub async fn with_password(
     };
 
     let lifetime = policy.session_lifetime.as_secs();
+    let idle = policy.session_idle_timeout.as_secs();
     let started = db
         .run(move |conn| {
             store::transaction(conn, |conn| {
@@ -126,6 +127,7 @@ pub async fn with_password(
                     crate::oidc::acr::PWD,
                     &attempt.client,
                     lifetime,
+                    idle,
                     now,
                 )?;
                 audit::record(

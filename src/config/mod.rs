@@ -212,6 +212,8 @@ pub struct SignInConfig {
     pub lockout: Lifetime,
     /// Absolute lifetime of a browser session.
     pub session_lifetime: Lifetime,
+    /// A browser session not used for this long ends (Keycloak's "SSO Session Idle").
+    pub session_idle_timeout: Lifetime,
     /// Password hashes computed at once, each on its own thread with 19 MiB of its own
     /// (~20–30 ms of CPU each). One by default: memory stays bounded and a flood of
     /// sign-ins leaves the other cores to the token endpoints.
@@ -226,6 +228,7 @@ impl Default for SignInConfig {
             failure_window: Lifetime::secs(900),
             lockout: Lifetime::secs(900),
             session_lifetime: Lifetime::secs(12 * 3600),
+            session_idle_timeout: Lifetime::secs(30 * 60),
             hashing_concurrency: 1,
         }
     }
@@ -366,6 +369,10 @@ impl Config {
             ("sign_in.failure_window", self.sign_in.failure_window),
             ("sign_in.lockout", self.sign_in.lockout),
             ("sign_in.session_lifetime", self.sign_in.session_lifetime),
+            (
+                "sign_in.session_idle_timeout",
+                self.sign_in.session_idle_timeout,
+            ),
         ];
         for (key, value) in positive {
             if value.as_secs() < 1 {

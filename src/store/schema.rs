@@ -73,6 +73,7 @@ diesel::table! {
         last_seen_at -> BigInt,
         expires_at -> BigInt,
         ended_at -> Nullable<BigInt>,
+        idle_expires_at -> BigInt,
     }
 }
 

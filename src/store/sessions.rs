@@ -22,6 +22,9 @@ pub struct SessionRow {
     pub last_seen_at: i64,
     pub expires_at: i64,
     pub ended_at: Option<i64>,
+    /// Ends the session unless it is used before: the idle timeout after `last_seen_at`,
+    /// never after `expires_at`.
+    pub idle_expires_at: i64,
 }
 
 pub fn insert(conn: &mut DbConnection, row: &SessionRow) -> Result<(), StoreError> {
@@ -41,10 +44,27 @@ pub fn active_by_secret(
         .filter(sessions::secret_hash.eq(secret_hash))
         .filter(sessions::ended_at.is_null())
         .filter(sessions::expires_at.gt(now))
+        .filter(sessions::idle_expires_at.gt(now))
         .select(SessionRow::as_select())
         .load(conn)?
         .into_iter()
         .next())
+}
+
+/// Records a use of the session at `now`: it now ends idle at `idle_expires_at`.
+pub fn touch(
+    conn: &mut DbConnection,
+    id: &str,
+    now: i64,
+    idle_expires_at: i64,
+) -> Result<(), StoreError> {
+    diesel::update(sessions::table.find(id))
+        .set((
+            sessions::last_seen_at.eq(now),
+            sessions::idle_expires_at.eq(idle_expires_at),
+        ))
+        .execute(conn)?;
+    Ok(())
 }
 
 pub fn get(conn: &mut DbConnection, id: &str) -> Result<Option<SessionRow>, StoreError> {
@@ -67,14 +87,15 @@ pub fn end(conn: &mut DbConnection, id: &str, now: i64) -> Result<(), StoreError
     Ok(())
 }
 
-/// Deletes up to `batch` sessions that expired, or ended, before `cutoff`. Idempotent,
-/// so several instances may run it at once.
+/// Deletes up to `batch` sessions that expired, went idle, or ended, before `cutoff`.
+/// Idempotent, so several instances may run it at once.
 pub fn delete_stale(conn: &mut DbConnection, cutoff: i64, batch: i64) -> Result<usize, StoreError> {
     let stale: Vec<String> = sessions::table
         .select(sessions::id)
         .filter(
             sessions::expires_at
                 .le(cutoff)
+                .or(sessions::idle_expires_at.le(cutoff))
                 .or(sessions::ended_at.le(cutoff)),
         )
         .limit(batch)

@@ -30,14 +30,24 @@ async fn stale_rows_go_and_live_rows_stay() {
                 .unwrap();
             users::insert(conn, &user)?;
             let client = Client::default();
-            sessions::start(conn, &user.id, &["pwd"], "pwd", &client, 100, now - 200_000)?; // expired long ago
-            sessions::start(conn, &user.id, &["pwd"], "pwd", &client, 3_600, now)?; // live
+            sessions::start(
+                conn,
+                &user.id,
+                &["pwd"],
+                "pwd",
+                &client,
+                100,
+                100,
+                now - 200_000,
+            )?; // expired long ago
+            sessions::start(conn, &user.id, &["pwd"], "pwd", &client, 3_600, 3_600, now)?; // live
             let ended = sessions::start(
                 conn,
                 &user.id,
                 &["pwd"],
                 "pwd",
                 &client,
+                1_000_000,
                 1_000_000,
                 now - 100_000,
             )?;
@@ -92,6 +102,7 @@ async fn the_clean_up_runs_in_the_background() {
                 &["pwd"],
                 "pwd",
                 &Client::default(),
+                1,
                 1,
                 now - 200_000,
             )?;

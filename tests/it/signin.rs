@@ -519,3 +519,45 @@ async fn cookies_are_host_prefixed_and_secure_when_the_issuer_is_https() {
         assert!(!cookie.contains("Domain="), "{cookie}");
     }
 }
+
+/// #11 item 12: a session ends after `sign_in.session_idle_timeout` without use (30
+/// minutes by default, as Keycloak's "SSO Session Idle"); each use moves that deadline.
+#[tokio::test]
+async fn a_session_unused_for_its_idle_timeout_ends() {
+    use crate::common::oidc::{self, authorize_url, code_for, location, pkce, query_of};
+    let app = TestApp::spawn_with(oidc::with_apps).await;
+    let (_, challenge) = pkce();
+    let browser = browser();
+    code_for(&app, &browser, oidc::WEB, oidc::WEB_CALLBACK, &challenge).await;
+    let silently = || {
+        let url = authorize_url(
+            &app,
+            oidc::WEB,
+            oidc::WEB_CALLBACK,
+            &challenge,
+            &[("prompt", "none")],
+        );
+        let browser = browser.clone();
+        async move { query_of(&location(&browser.get(url).send().await.unwrap())) }
+    };
+    // Twenty minutes pass, twice, with a use in between: still signed in.
+    let twenty_minutes_pass = "UPDATE sessions SET created_at = created_at - 1200, \
+        auth_time = auth_time - 1200, last_seen_at = last_seen_at - 1200, \
+        idle_expires_at = idle_expires_at - 1200;";
+    for _ in 0..2 {
+        app.execute_sql(twenty_minutes_pass);
+        let answer = silently().await;
+        assert!(
+            answer.contains_key("code"),
+            "a session in use lives on: {answer:?}"
+        );
+    }
+    // Then 31 minutes without a use: signed out.
+    app.execute_sql(
+        "UPDATE sessions SET created_at = created_at - 1860, \
+         auth_time = auth_time - 1860, last_seen_at = last_seen_at - 1860, \
+         idle_expires_at = idle_expires_at - 1860;",
+    );
+    let answer = silently().await;
+    assert_eq!(answer["error"], "login_required", "{answer:?}");
+}
