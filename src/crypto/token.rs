@@ -25,6 +25,14 @@ pub fn random_secret() -> String {
     URL_SAFE_NO_PAD.encode(random_bytes::<32>())
 }
 
+/// Whether `s` has the shape of [`random_secret`]'s output (43 base64url characters):
+/// what is not is refused before any lookup.
+pub fn looks_like_secret(s: &str) -> bool {
+    s.len() == 43
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 /// SHA-256, for storing high-entropy credentials (codes, tokens) at rest.
 pub fn sha256(data: &[u8]) -> Vec<u8> {
     ring::digest::digest(&ring::digest::SHA256, data)

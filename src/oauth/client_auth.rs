@@ -3,6 +3,8 @@
 //! method per request; the registered method is the only one accepted; secrets are
 //! compared in constant time against their stored HMAC.
 
+use std::sync::Arc;
+
 use base64::Engine;
 use percent_encoding::percent_decode_str;
 
@@ -11,7 +13,7 @@ use super::registry::Registry;
 use super::OAuthError;
 use crate::crypto::MasterKey;
 use crate::store::clients::{self, ClientRow};
-use crate::store::{DbConnection, StoreError};
+use crate::store::{Db, DbConnection, StoreError};
 
 /// The credentials a request carries, before they are checked.
 #[derive(Clone)]
@@ -139,6 +141,25 @@ pub fn authenticate(
     }
     let client = clients::get(conn, presented.client_id())?;
     check(master, client, presented).map_err(AuthError::Refused)
+}
+
+/// [`authenticate`] for a request about to queue a write, before it queues: from the
+/// registry when a shared read finds it current (no blocking-pool hop), else on a
+/// pooled connection.
+pub async fn authenticate_first(
+    db: &Db,
+    registry: &Registry,
+    master: &Arc<MasterKey>,
+    presented: &Presented,
+) -> Result<ClientRow, OAuthError> {
+    if let Some(cached) = registry.get_current(db, presented.client_id()).await {
+        if let Ok(client) = check(master, Some(cached), presented) {
+            return Ok(client);
+        }
+    }
+    let (registry, master, presented) = (registry.clone(), master.clone(), presented.clone());
+    db.run(move |conn| authenticate(conn, &registry, &master, &presented).map_err(OAuthError::from))
+        .await
 }
 
 /// Checks the credentials against `client` (the row for the presented id, if any).

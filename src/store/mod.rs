@@ -34,6 +34,7 @@ pub mod users;
 mod writer;
 
 pub use migrations::{migration_names, Backend};
+pub use writer::MAX_QUEUED as MAX_QUEUED_WRITES;
 
 /// A connection to either backend; queries are written once against it.
 #[derive(diesel::MultiConnection)]
@@ -202,17 +203,23 @@ pub struct Db {
 struct Writer {
     manager: Manager,
     /// The queue of the writer thread, started on first use and again if it has ended.
-    jobs: Mutex<Option<mpsc::Sender<writer::Job>>>,
+    jobs: Mutex<Option<mpsc::SyncSender<writer::Job>>>,
 }
 
 impl Writer {
     fn submit(&self, job: writer::Job) -> Result<(), StoreError> {
         let mut jobs = self.jobs.lock().unwrap_or_else(|e| e.into_inner());
         let job = match jobs.as_ref() {
-            Some(queue) => match queue.send(job) {
+            Some(queue) => match queue.try_send(job) {
                 Ok(()) => return Ok(()),
+                Err(mpsc::TrySendError::Full(_)) => {
+                    return Err(StoreError::Unavailable(format!(
+                        "{} writes are already waiting for the database writer",
+                        writer::MAX_QUEUED
+                    )))
+                }
                 // The thread has ended (it only does on a bug): start another.
-                Err(mpsc::SendError(job)) => job,
+                Err(mpsc::TrySendError::Disconnected(job)) => job,
             },
             None => job,
         };
@@ -222,7 +229,7 @@ impl Writer {
                 .map_err(|e| StoreError::Unavailable(e.to_string()))
         })?;
         queue
-            .send(job)
+            .try_send(job)
             .map_err(|_| StoreError::Unavailable("the database writer stopped".into()))?;
         *jobs = Some(queue);
         Ok(())

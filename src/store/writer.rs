@@ -29,13 +29,18 @@ pub(super) type Job = Box<dyn FnOnce(&mut DbConnection) -> Completion + Send>;
 /// The most jobs one transaction carries: each of them waits for the whole batch.
 const MAX_BATCH: usize = 64;
 
+/// The most jobs waiting for the writer (16 batches, a fraction of a second of work):
+/// beyond it a write is refused at once as unavailable (503) instead of queueing
+/// without bound (#11 item 12).
+pub const MAX_QUEUED: usize = 1024;
+
 type Manager = <DbConnection as Connection>::TransactionManager;
 
 /// Starts the writer thread; it ends when every sender is dropped.
 pub(super) fn spawn(
     connect: impl Fn() -> Result<DbConnection, StoreError> + Send + 'static,
-) -> Result<mpsc::Sender<Job>, StoreError> {
-    let (sender, jobs) = mpsc::channel::<Job>();
+) -> Result<mpsc::SyncSender<Job>, StoreError> {
+    let (sender, jobs) = mpsc::sync_channel::<Job>(MAX_QUEUED);
     std::thread::Builder::new()
         .name("sqlite-writer".into())
         .spawn(move || serve(connect, jobs))

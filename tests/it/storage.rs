@@ -200,3 +200,57 @@ async fn a_write_that_panics_fails_and_later_writes_work() {
         .unwrap();
     assert_eq!(stored_ids(&core), vec!["after".to_owned()]);
 }
+
+/// #11 item 12: the SQLite writer's queue is bounded. Behind a write that holds the
+/// writer, `MAX_QUEUED_WRITES` more wait; the next ones are refused at once as
+/// unavailable (a 503 for the client), and the queued ones all commit.
+#[tokio::test]
+async fn the_writer_queue_is_bounded_and_refuses_at_once_when_full() {
+    use std::task::Poll;
+    let app = TestApp::spawn().await;
+    if app.db.is_postgres() {
+        return; // PostgreSQL writes run on the pool: no writer thread, no queue.
+    }
+    let core = portcullis::Core::open(app.config.clone()).unwrap();
+    let (started, has_started) = std::sync::mpsc::channel::<()>();
+    let (go, wait) = std::sync::mpsc::channel::<()>();
+    let mut holder: Write<'_> = Box::pin(core.db.write(move |conn| {
+        started.send(()).ok();
+        wait.recv_timeout(std::time::Duration::from_secs(20)).ok();
+        store::audit::insert(conn, &event("holder"))
+    }));
+    assert!(submit(&mut holder).await.is_pending());
+    has_started
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("the writer runs the first write");
+
+    let over = 10;
+    let mut queued = Vec::new();
+    let mut refused = 0;
+    for i in 0..store::MAX_QUEUED_WRITES + over {
+        let mut write: Write<'_> = Box::pin(
+            core.db
+                .write(move |conn| store::audit::insert(conn, &event(&format!("q{i:04}")))),
+        );
+        match submit(&mut write).await {
+            Poll::Pending => queued.push(write),
+            Poll::Ready(Err(store::StoreError::Unavailable(_))) => refused += 1,
+            Poll::Ready(other) => panic!("write {i}: {other:?}"),
+        }
+    }
+    assert_eq!(queued.len(), store::MAX_QUEUED_WRITES);
+    assert_eq!(refused, over);
+    go.send(()).unwrap();
+    holder.await.unwrap();
+    for result in futures_util::future::join_all(queued).await {
+        result.unwrap();
+    }
+}
+
+type Write<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), store::StoreError>> + Send + 'a>>;
+
+/// Polls a write once: that submits it. Ready when it was refused (or already done).
+async fn submit(write: &mut Write<'_>) -> std::task::Poll<Result<(), store::StoreError>> {
+    std::future::poll_fn(|cx| std::task::Poll::Ready(write.as_mut().poll(cx))).await
+}

@@ -400,3 +400,98 @@ async fn browser_apps_get_cors_on_the_token_endpoint_for_registered_origins_only
     let other = preflight("https://evil.test").await.unwrap();
     assert!(other.headers().get("access-control-allow-origin").is_none());
 }
+
+/// Holds what a writer needs, from another connection, until dropped: on SQLite the
+/// database's write lock; on PostgreSQL the tables of codes and refresh tokens, for
+/// writing (reads go on, as under SQLite's write lock).
+fn hold_the_write_lock(app: &TestApp) -> Box<dyn std::any::Any> {
+    use diesel::connection::SimpleConnection;
+    use diesel::Connection;
+    if let Some(path) = app.db.url.strip_prefix("sqlite://") {
+        let mut conn = diesel::SqliteConnection::establish(path).unwrap();
+        conn.batch_execute("BEGIN IMMEDIATE").unwrap();
+        Box::new(conn)
+    } else {
+        let mut conn = diesel::PgConnection::establish(&app.db.url).unwrap();
+        conn.batch_execute(
+            "BEGIN; LOCK TABLE authorization_codes, refresh_tokens IN EXCLUSIVE MODE",
+        )
+        .unwrap();
+        Box::new(conn)
+    }
+}
+
+/// #11 item 12: the client is authenticated, and the request parsed, before a token
+/// request takes the write lock or queues for the writer — so requests that cannot
+/// succeed are answered while another writer holds the database, instead of waiting for
+/// it (here for as long as a 60-second busy timeout).
+#[tokio::test]
+async fn refusals_are_answered_without_waiting_for_the_write_lock() {
+    let app = TestApp::spawn_with(|c| {
+        oidc::with_apps(c);
+        c.database.busy_timeout = portcullis::config::Lifetime::secs(60);
+    })
+    .await;
+    let well_formed = portcullis::crypto::token::random_secret();
+    let held = hold_the_write_lock(&app);
+    // A guard against hanging, not a timing assertion: waiting for the lock takes 60 s.
+    let http = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(20))
+        .build()
+        .unwrap();
+    let token = |form: Vec<(&'static str, String)>, secret: Option<&'static str>| {
+        let mut request = http.post(app.url("/token")).form(&form);
+        if let Some(secret) = secret {
+            request = request.basic_auth(WEB, Some(secret));
+        }
+        request.send()
+    };
+    let code = |code: &str| {
+        vec![
+            ("grant_type", "authorization_code".to_owned()),
+            ("code", code.to_owned()),
+            ("redirect_uri", WEB_CALLBACK.to_owned()),
+            ("code_verifier", "v".repeat(43)),
+        ]
+    };
+    let refresh = |token: &str| {
+        vec![
+            ("grant_type", "refresh_token".to_owned()),
+            ("refresh_token", token.to_owned()),
+        ]
+    };
+    let public = |mut form: Vec<(&'static str, String)>| {
+        form.push(("client_id", oidc::SPA.to_owned()));
+        form
+    };
+    let cases = [
+        (
+            token(code(&well_formed), Some("wrong")),
+            401,
+            "invalid_client",
+        ),
+        (
+            token(refresh(&well_formed), Some("wrong")),
+            401,
+            "invalid_client",
+        ),
+        // A public client needs no secret: the request itself is checked first.
+        (
+            token(public(code(&well_formed)), None),
+            400,
+            "invalid_grant",
+        ),
+        (
+            token(public(refresh("not-one-of-ours")), None),
+            400,
+            "invalid_grant",
+        ),
+    ];
+    for (i, (response, status, error)) in cases.into_iter().enumerate() {
+        let response = response.await.unwrap_or_else(|e| panic!("case {i}: {e}"));
+        assert_eq!(response.status(), status, "case {i}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["error"], error, "case {i}: {body}");
+    }
+    drop(held);
+}

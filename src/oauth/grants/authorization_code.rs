@@ -87,11 +87,15 @@ impl From<AuthError> for OAuthError {
 
 /// Exchanges a code for tokens. Errors are RFC 6749 §5.2 answers.
 ///
-/// One transaction from consuming the code to issuing: a concurrent redemption waits
-/// for it (PostgreSQL row lock, SQLite write lock), then finds the code used and revokes
-/// what this one issued — so of many parallel redemptions exactly one gets tokens, and
-/// they are revoked by the replays. A refusal after the code was consumed still
-/// commits: the code stays burned (checklist §3.2).
+/// Three steps, so that nothing but the code's own bookkeeping holds a lock (#11 item
+/// 12): first, on the pooled connection, the client is authenticated and the code looked
+/// up — an unknown client, a code that does not exist, or one issued to another client
+/// or redirect URI is refused without starting a transaction. Then one transaction from
+/// consuming the code to recording what is issued: a concurrent redemption waits for it
+/// (PostgreSQL row lock, SQLite write lock), then finds the code used and revokes what
+/// this one issued — so of many parallel redemptions exactly one gets tokens, and they
+/// are revoked by the replays. A refusal after the code was consumed still commits: the
+/// code stays burned (checklist §3.2). Last, after the commit, the signatures.
 #[tracing::instrument(skip_all, fields(client_id = request.presented.client_id()))]
 pub fn exchange(
     conn: &mut DbConnection,
@@ -99,35 +103,71 @@ pub fn exchange(
     request: &CodeRequest<'_>,
     now: i64,
 ) -> Result<TokenResponse, OAuthError> {
-    store::transaction(conn, |conn| {
-        Ok::<_, StoreError>(run(conn, ctx, request, now))
-    })?
+    let client = client_auth::authenticate(conn, &ctx.registry, &ctx.master, request.presented)?;
+    could_be_theirs(conn, request, &client)?;
+    let issued = store::transaction(conn, |conn| {
+        Ok::<_, StoreError>(run(conn, ctx, request, &client, now))
+    })??;
+    let code = &issued.code;
+    let who = Authorized {
+        user_id: &code.user_id,
+        session_id: code.session_id.as_deref(),
+        grant_id: &code.grant_id,
+        auth_time: code.auth_time,
+        acr: code.acr.as_deref(),
+        amr: mint::amr_list(code.amr.as_deref()),
+        nonce: code.nonce.as_deref(),
+    };
+    let scope = ctx
+        .settings
+        .unexpired_scopes(&issued.scope, code.auth_time, now);
+    mint::tokens(ctx, &client, &who, &scope, issued.refresh_token, now)
+}
+
+/// The parameters this grant needs, and a code that exists for this client and
+/// redirect URI: checked on a read before the transaction (and again inside it).
+fn could_be_theirs(
+    conn: &mut DbConnection,
+    request: &CodeRequest<'_>,
+    client: &ClientRow,
+) -> Result<(), OAuthError> {
+    let (Some(code), Some(redirect_uri)) = (
+        request.params.get("code"),
+        request.params.get("redirect_uri"),
+    ) else {
+        return Err(OAuthError::invalid_request(
+            "code and redirect_uri are required",
+        ));
+    };
+    match codes::get(conn, &token::sha256(code.as_bytes()))? {
+        Some(row) if row.client_id == client.id && row.redirect_uri == redirect_uri => Ok(()),
+        _ => Err(refused()),
+    }
+}
+
+/// What the transaction recorded; the tokens are signed from it after the commit.
+struct Issued {
+    code: CodeRow,
+    scope: Vec<String>,
+    refresh_token: Option<String>,
 }
 
 fn run(
     conn: &mut DbConnection,
     ctx: &TokenContext,
     request: &CodeRequest<'_>,
+    client: &ClientRow,
     now: i64,
-) -> Result<TokenResponse, OAuthError> {
+) -> Result<Issued, OAuthError> {
     let mut flow = AccessToken::new(request);
     let mut input = Input::None;
-    let mut client: Option<ClientRow> = None;
     let mut code: Option<CodeRow> = None;
-    let mut issued: Option<TokenResponse> = None;
+    let mut issued: Option<Issued> = None;
     loop {
         input = match flow.advance(input) {
-            Output::Authenticate { .. } => {
-                client = Some(client_auth::authenticate(
-                    conn,
-                    &ctx.registry,
-                    &ctx.master,
-                    request.presented,
-                )?);
-                Input::Authenticated
-            }
+            // Authenticated before the transaction began.
+            Output::Authenticate { .. } => Input::Authenticated,
             Output::Recover { code: presented } => {
-                let client = client.as_ref().ok_or_else(out_of_order)?;
                 let row = redeem(
                     conn,
                     presented,
@@ -147,27 +187,26 @@ fn run(
                 }
             }
             Output::Issue { .. } => {
-                let (client, row) = (client.as_ref(), code.as_ref());
-                let response = issue(
-                    conn,
-                    ctx,
-                    client.ok_or_else(out_of_order)?,
-                    row.ok_or_else(out_of_order)?,
-                    now,
-                )?;
+                let row = code.take().ok_or_else(out_of_order)?;
+                let recorded = issue(conn, ctx, client, row, now)?;
+                // oxide-auth only packages this; the tokens are minted after the commit.
                 let token = IssuedToken {
-                    token: response.access_token.clone(),
-                    refresh: response.refresh_token.clone(),
-                    until: time(now + response.expires_in),
+                    token: String::new(),
+                    refresh: None,
+                    until: time(now),
                     token_type: TokenType::Bearer,
                 };
-                issued = Some(response);
+                issued = Some(recorded);
                 Input::Issued(token)
             }
             Output::Ok(_) => return issued.take().ok_or_else(out_of_order),
             Output::Err(mut e) => return Err(machine_error(&mut e)),
         };
     }
+}
+
+fn refused() -> OAuthError {
+    OAuthError::invalid_grant("the code is invalid, expired or already used")
 }
 
 fn out_of_order() -> OAuthError {
@@ -204,7 +243,6 @@ fn redeem(
     redirect_uri: Option<&str>,
     now: i64,
 ) -> Result<CodeRow, OAuthError> {
-    let refused = || OAuthError::invalid_grant("the code is invalid, expired or already used");
     let hash = token::sha256(presented.as_bytes());
     let row = codes::get(conn, &hash)?.ok_or_else(refused)?;
     // RFC 6749 §4.1.3: "ensure that the authorization code was issued to the authenticated
@@ -274,13 +312,15 @@ fn check_verifier(row: &CodeRow, verifier: Option<&str>) -> Result<(), OAuthErro
     }
 }
 
+/// Records what the code's exchange issues: the grant extended, and a refresh token
+/// when `offline_access` was granted. Inside the code's transaction; nothing is signed.
 fn issue(
     conn: &mut DbConnection,
     ctx: &TokenContext,
     client: &ClientRow,
-    code: &CodeRow,
+    code: CodeRow,
     now: i64,
-) -> Result<TokenResponse, OAuthError> {
+) -> Result<Issued, OAuthError> {
     let scope: Vec<String> =
         serde_json::from_str(&code.scope).map_err(|e| OAuthError::unavailable(&e))?;
     let who = Authorized {
@@ -335,13 +375,9 @@ fn issue(
         }
         Ok(())
     })?;
-    let scope = ctx.settings.unexpired_scopes(&scope, code.auth_time, now);
-    mint::tokens(
-        ctx,
-        client,
-        &who,
-        &scope,
-        refresh.map(|(secret, _)| secret),
-        now,
-    )
+    Ok(Issued {
+        code,
+        scope,
+        refresh_token: refresh.map(|(secret, _)| secret),
+    })
 }

@@ -103,18 +103,20 @@ impl Rotation {
     }
 }
 
-/// The database part of the grant: client authentication, the token's row, and the
-/// rotation (or the reuse) — all inside one write transaction (`Db::write`), which the
-/// caller commits before calling [`respond`].
+/// The database part of the grant: the token's row, checked against the client `run`
+/// authenticated, and the rotation (or the reuse) — all inside one write transaction
+/// (`Db::write`), which the caller commits before calling [`respond`].
 #[tracing::instrument(skip_all, fields(client_id = request.presented.client_id()))]
 fn exchange(
     conn: &mut DbConnection,
     ctx: &TokenContext,
     request: &RefreshRequest<'_>,
+    authenticated: ClientRow,
     now: i64,
 ) -> Result<Rotation, OAuthError> {
     let mut flow = Refresh::new(request);
     let mut input = Input::None;
+    let mut authenticated = Some(authenticated);
     let mut client: Option<ClientRow> = None;
     let mut row: Option<RefreshTokenRow> = None;
     let mut decided: Option<Rotation> = None;
@@ -126,8 +128,10 @@ fn exchange(
             Output::Unauthenticated {
                 client: expected, ..
             } => {
-                let authenticated =
-                    client_auth::authenticate(conn, &ctx.registry, &ctx.master, request.presented)?;
+                // Authenticated before the job was queued (`run`).
+                let authenticated = authenticated.take().ok_or_else(|| {
+                    OAuthError::unavailable(&"the refresh flow authenticated twice")
+                })?;
                 if authenticated.id != expected {
                     // RFC 6749 §6: "the refresh token was issued to the authenticated client".
                     return Err(OAuthError::invalid_grant(REFUSED));
@@ -187,6 +191,15 @@ pub async fn run(
     presented: Presented,
     now: i64,
 ) -> Result<TokenResponse, OAuthError> {
+    // Before anything is queued for the writer (#11 item 12): a token that cannot be one
+    // of ours, and a client that does not authenticate, are refused here.
+    match params.get("refresh_token") {
+        None => return Err(OAuthError::invalid_request("refresh_token is required")),
+        Some(t) if !token::looks_like_secret(t) => return Err(OAuthError::invalid_grant(REFUSED)),
+        Some(_) => {}
+    }
+    let client =
+        client_auth::authenticate_first(db, &ctx.registry, &ctx.master, &presented).await?;
     let job_ctx = ctx.clone();
     let mut rotation = db
         .write(move |conn| {
@@ -194,7 +207,7 @@ pub async fn run(
                 params: &params,
                 presented: &presented,
             };
-            exchange(conn, &job_ctx, &request, now)
+            exchange(conn, &job_ctx, &request, client, now)
         })
         .await?;
     if let Rotation::Replayed(row) = rotation {
