@@ -167,7 +167,7 @@ fn take_slots(
 
 /// The per-address counter's key. An IPv6 host usually holds a whole /64, so its
 /// addresses share one counter; an IPv4 address is its own.
-fn address_key(ip: &str) -> String {
+pub(crate) fn address_key(ip: &str) -> String {
     use std::net::IpAddr;
     match ip.parse::<IpAddr>() {
         Ok(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {

@@ -16,6 +16,7 @@ use crate::store::authorization_codes::{self as codes, CodeRow};
 use crate::store::authorization_requests::{self as pending, AuthorizationRequestRow};
 use crate::store::clients::{self, ClientRow};
 use crate::store::grants::{self, GrantRow};
+use crate::store::login_throttle::{self, Limit};
 use crate::store::{self, consents, DbConnection, StoreError};
 
 mod consent;
@@ -24,10 +25,12 @@ pub use consent::{answer_consent, consent_view, ConsentView};
 /// How long a person has to sign in and consent (Keycloak's default login timeout).
 pub const REQUEST_TTL: i64 = 30 * 60;
 
-/// What the browser brought: its session cookie and its binding cookie.
+/// What the browser brought: its session cookie and its binding cookie, and where it
+/// came from (`http.trusted_proxies` decides).
 pub struct Browser {
     pub session_secret: Option<String>,
     pub binding: String,
+    pub address: Option<String>,
 }
 
 impl Browser {
@@ -63,6 +66,11 @@ pub enum Outcome {
     },
     Consent {
         request_id: String,
+    },
+    /// Too many requests stored for this browser's address: try again in `retry_after`
+    /// seconds (#11 item 8).
+    TooMany {
+        retry_after: i64,
     },
 }
 
@@ -100,6 +108,10 @@ pub(crate) fn error_response(
 
 /// A new authorization request (GET or POST `/authorize`).
 #[tracing::instrument(skip_all)]
+/// `pending` bounds the requests stored per address while their people sign in: every
+/// request without a usable session is kept for [`REQUEST_TTL`], so without it anyone
+/// could fill the disk with them.
+#[allow(clippy::too_many_arguments)]
 pub fn begin(
     conn: &mut DbConnection,
     params: &Params,
@@ -107,6 +119,7 @@ pub fn begin(
     keys: &KeySet,
     issuer: &str,
     code_ttl: i64,
+    pending: Limit,
     now: i64,
 ) -> Result<Outcome, StoreError> {
     let client = match params.get("client_id") {
@@ -137,8 +150,30 @@ pub fn begin(
     let session = browser.session(conn, now)?;
     let session = session.filter(|s| hinted.as_ref().is_none_or(|sub| *sub == s.user_id));
     proceed(
-        conn, request, &client, session, None, browser, code_ttl, now,
+        conn,
+        request,
+        &client,
+        session,
+        Pending::New(pending),
+        browser,
+        code_ttl,
+        now,
     )
+}
+
+/// The stored request a decision is about, or the limit for storing a new one.
+enum Pending<'a> {
+    Stored(&'a AuthorizationRequestRow),
+    New(Limit),
+}
+
+impl Pending<'_> {
+    fn stored(&self) -> Option<&AuthorizationRequestRow> {
+        match self {
+            Pending::Stored(row) => Some(row),
+            Pending::New(_) => None,
+        }
+    }
 }
 
 /// Back from sign-in or consent: continue the stored request.
@@ -158,7 +193,7 @@ pub fn resume(
         request,
         &client,
         session,
-        Some(&row),
+        Pending::Stored(&row),
         browser,
         code_ttl,
         now,
@@ -246,30 +281,24 @@ fn proceed(
     request: AuthorizationRequest,
     client: &ClientRow,
     session: Option<Session>,
-    pending: Option<&AuthorizationRequestRow>,
+    pending: Pending<'_>,
     browser: &Browser,
     code_ttl: i64,
     now: i64,
 ) -> Result<Outcome, StoreError> {
+    let stored = pending.stored();
     let consented = match &session {
         Some(s) => consents::get(conn, &s.user_id, &client.id)?,
         None => None,
     };
-    match decide(
-        &request,
-        client,
-        session,
-        consented.as_deref(),
-        pending,
-        now,
-    ) {
+    match decide(&request, client, session, consented.as_deref(), stored, now) {
         Next::Fail(error, description) => Ok(error_response(
             &request.client_redirect(),
             error,
             description,
         )),
         Next::Issue(session) => {
-            if let Some(p) = pending {
+            if let Some(p) = stored {
                 // Completes once, even if the browser comes back twice.
                 if !pending::delete(conn, &p.id)? {
                     return Ok(Outcome::Page(EXPIRED));
@@ -286,8 +315,11 @@ fn proceed(
         }
         next => {
             let request_id = match pending {
-                Some(p) => p.id.clone(),
-                None => keep(conn, &request, browser, now)?,
+                Pending::Stored(p) => p.id.clone(),
+                Pending::New(limit) => match keep(conn, &request, browser, limit, now)? {
+                    Ok(id) => id,
+                    Err(retry_after) => return Ok(Outcome::TooMany { retry_after }),
+                },
             };
             Ok(match next {
                 Next::SignIn => Outcome::SignIn { request_id },
@@ -297,7 +329,27 @@ fn proceed(
     }
 }
 
+/// Stores the request while its person signs in or consents, once the browser's address
+/// has a slot left (`Err`: seconds until it has).
 fn keep(
+    conn: &mut DbConnection,
+    request: &AuthorizationRequest,
+    browser: &Browser,
+    limit: Limit,
+    now: i64,
+) -> Result<Result<String, i64>, StoreError> {
+    store::transaction(conn, |conn| {
+        if let Some(address) = &browser.address {
+            let key = format!("pending:{}", crate::signin::address_key(address));
+            if let Some(retry_after) = login_throttle::take_slot(conn, &key, limit, now)? {
+                return Ok(Err(retry_after));
+            }
+        }
+        store_request(conn, request, browser, now).map(Ok)
+    })
+}
+
+fn store_request(
     conn: &mut DbConnection,
     request: &AuthorizationRequest,
     browser: &Browser,

@@ -208,6 +208,9 @@ pub struct SignInConfig {
     pub max_failures_per_account: i64,
     /// Failures per client address within `failure_window` before it is locked.
     pub max_failures_per_address: i64,
+    /// Authorization requests stored per client address within `failure_window` (each
+    /// waits up to 30 minutes for its person to sign in), then refused for as long.
+    pub max_pending_per_address: i64,
     pub failure_window: Lifetime,
     pub lockout: Lifetime,
     /// Absolute lifetime of a browser session.
@@ -225,6 +228,7 @@ impl Default for SignInConfig {
         SignInConfig {
             max_failures_per_account: 10,
             max_failures_per_address: 50,
+            max_pending_per_address: 300,
             failure_window: Lifetime::secs(900),
             lockout: Lifetime::secs(900),
             session_lifetime: Lifetime::secs(12 * 3600),
@@ -397,6 +401,9 @@ impl Config {
                 "sign_in.max_failures_per_account and max_failures_per_address: must be at least 1"
                     .into(),
             );
+        }
+        if self.sign_in.max_pending_per_address < 1 {
+            return Err("sign_in.max_pending_per_address: must be at least 1".into());
         }
         if self.sign_in.hashing_concurrency < 1 {
             return Err("sign_in.hashing_concurrency: must be at least 1".into());

@@ -16,6 +16,7 @@ use crate::error::AppError;
 use crate::oauth::authorize::ResponseMode;
 use crate::oauth::params::Params;
 use crate::oauth::redirect;
+use crate::store::login_throttle::Limit;
 
 pub async fn authorize_get(
     req: HttpRequest,
@@ -46,6 +47,12 @@ async fn begin(
     let (browser, new_cookie) = browser(req, state);
     let keys = state.keys.current();
     let settings = state.tokens.clone();
+    let window = state.sign_in.failure_window.as_secs();
+    let pending = Limit {
+        max_failures: state.sign_in.max_pending_per_address,
+        window,
+        lockout: window,
+    };
     let now = crate::clock::now();
     let outcome = state
         .db
@@ -57,6 +64,7 @@ async fn begin(
                 &keys,
                 &settings.issuer,
                 settings.code_ttl,
+                pending,
                 now,
             )
         })
@@ -103,6 +111,7 @@ pub fn browser(req: &HttpRequest, state: &AppState) -> (Browser, Option<Cookie<'
         Browser {
             session_secret: Cookies::read(req, state.cookies.session_name()),
             binding,
+            address: state.proxies.client_of(req).ip,
         },
         new_cookie,
     )
@@ -118,6 +127,7 @@ pub fn respond(
         Outcome::Page(message) => return Err(AppError::BadRequest(message)),
         Outcome::SignIn { request_id } => see_other(&format!("/login?request={request_id}")),
         Outcome::Consent { request_id } => see_other(&format!("/consent?request={request_id}")),
+        Outcome::TooMany { retry_after } => return Err(AppError::TooManyAttempts { retry_after }),
         Outcome::Respond(to_client) => to_client_response(&state.tokens.issuer, to_client),
     };
     if let Some(cookie) = new_cookie {

@@ -475,3 +475,61 @@ async fn max_age_is_judged_when_the_code_is_issued() {
     let age = portcullis::clock::now() - info["auth_time"].as_i64().unwrap();
     assert!(age <= 300, "auth_time within max_age: {age}s");
 }
+
+/// #11 item 8: every `/authorize` without a usable session stores its request for 30
+/// minutes, so the requests stored per client address are bounded
+/// (`sign_in.max_pending_per_address` within `failure_window`); then a 429 page, and
+/// nothing more is stored. Other addresses are not affected.
+#[tokio::test]
+async fn the_requests_stored_per_address_are_bounded() {
+    let app = TestApp::spawn_with(|c| {
+        oidc::with_apps(c);
+        c.sign_in.max_pending_per_address = 3;
+        c.http.trusted_proxies = vec!["127.0.0.1/32".into()];
+    })
+    .await;
+    let (_, challenge) = pkce();
+    let start = |from: &'static str| {
+        // A new browser each time: no cookie, no session.
+        let url = authorize_url(&app, WEB, WEB_CALLBACK, &challenge, &[]);
+        async move {
+            browser()
+                .get(url)
+                .header("x-forwarded-for", from)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    for _ in 0..3 {
+        let response = start("192.0.2.1").await;
+        assert_eq!(response.status(), 303);
+        assert!(location(&response).starts_with("/login?request="));
+    }
+    let refused = start("192.0.2.1").await;
+    assert_eq!(refused.status(), 429);
+    let retry_after: i64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(retry_after > 0);
+    assert!(refused.text().await.unwrap().contains("<html"));
+
+    let elsewhere = start("198.51.100.7").await;
+    assert_eq!(elsewhere.status(), 303, "another address has its own slots");
+
+    let core = portcullis::Core::open(app.config.clone()).unwrap();
+    let stored: i64 = core
+        .db
+        .run_blocking(|conn| {
+            use diesel::prelude::*;
+            use portcullis::store::schema::authorization_requests::dsl::*;
+            authorization_requests
+                .count()
+                .get_result(conn)
+                .map_err(portcullis::store::StoreError::from)
+        })
+        .unwrap();
+    assert_eq!(stored, 4, "the refused request was not stored");
+}

@@ -141,7 +141,8 @@ async fn expired_codes_pending_requests_and_grants_go_too() {
         removed,
         Removed {
             sessions: 1,
-            login_throttle: 0,
+            // The address's count of stored requests.
+            login_throttle: 1,
             authorization_requests: 1,
             authorization_codes: 1,
             grants: 1,
