@@ -29,15 +29,21 @@ pub struct Attempt {
     pub previous_session: Option<String>,
 }
 
+/// An account is locked after its failures; an address — shared by everyone behind one
+/// proxy or NAT — is slowed down instead, so a flood cannot lock its people out.
 fn limits(policy: &SignInConfig) -> (Limit, Limit) {
-    let limit = |max_failures| Limit {
+    let limit = |max_failures, pace| Limit {
         max_failures,
         window: policy.failure_window.as_secs(),
         lockout: policy.lockout.as_secs(),
+        pace,
     };
     (
-        limit(policy.max_failures_per_account),
-        limit(policy.max_failures_per_address),
+        limit(policy.max_failures_per_account, None),
+        limit(
+            policy.max_failures_per_address,
+            Some(policy.address_max_delay.as_secs()),
+        ),
     )
 }
 

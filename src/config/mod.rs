@@ -206,8 +206,11 @@ impl Default for KeysConfig {
 pub struct SignInConfig {
     /// Failures per account within `failure_window` before it is locked.
     pub max_failures_per_account: i64,
-    /// Failures per client address within `failure_window` before it is locked.
+    /// Failures per client address within `failure_window` before it is slowed down:
+    /// each further attempt waits twice as long as the one before, up to
+    /// `address_max_delay` — never a lockout for everyone behind one proxy or NAT.
     pub max_failures_per_address: i64,
+    pub address_max_delay: Lifetime,
     /// Authorization requests stored per client address within `failure_window` (each
     /// waits up to 30 minutes for its person to sign in), then refused for as long.
     pub max_pending_per_address: i64,
@@ -228,6 +231,7 @@ impl Default for SignInConfig {
         SignInConfig {
             max_failures_per_account: 10,
             max_failures_per_address: 50,
+            address_max_delay: Lifetime::secs(60),
             max_pending_per_address: 300,
             failure_window: Lifetime::secs(900),
             lockout: Lifetime::secs(900),
@@ -372,6 +376,7 @@ impl Config {
             ("keys.reload_interval", self.keys.reload_interval),
             ("sign_in.failure_window", self.sign_in.failure_window),
             ("sign_in.lockout", self.sign_in.lockout),
+            ("sign_in.address_max_delay", self.sign_in.address_max_delay),
             ("sign_in.session_lifetime", self.sign_in.session_lifetime),
             (
                 "sign_in.session_idle_timeout",

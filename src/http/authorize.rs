@@ -52,6 +52,7 @@ async fn begin(
         max_failures: state.sign_in.max_pending_per_address,
         window,
         lockout: window,
+        pace: None,
     };
     let now = crate::clock::now();
     let outcome = state

@@ -1,19 +1,35 @@
 //! `login_throttle`: sign-in attempts per account and per client address, shared by every
 //! instance (RFC 6819 §4.4.1.3, OWASP ASVS 2.2.1, checklist §3.6). An attempt takes a
 //! slot before its password is hashed and keeps it when it fails; `max_failures` slots
-//! per window, then the key is locked for `lockout`.
+//! per window, then the key is locked for `lockout` (accounts) or paced by a growing
+//! delay (addresses, which people behind one proxy or NAT share).
 
 use diesel::prelude::*;
 
 use super::schema::login_throttle;
 use super::{DbConnection, StoreError};
 
-/// How many failures within `window` seconds lock a key for `lockout` seconds.
+/// How many failures within `window` seconds lock a key for `lockout` seconds — or,
+/// with `pace`, slow it down instead: past `max_failures`, each further attempt must
+/// wait a delay that doubles with every one, up to `pace` seconds (#11 item 2).
 #[derive(Debug, Clone, Copy)]
 pub struct Limit {
     pub max_failures: i64,
     pub window: i64,
     pub lockout: i64,
+    pub pace: Option<i64>,
+}
+
+impl Limit {
+    /// The wait after the `attempts`-th counted attempt of a paced key: none before
+    /// the allowance is used up, then 1, 2, 4 … seconds, at most `max_delay`.
+    pub fn delay_after(&self, attempts: i64, max_delay: i64) -> i64 {
+        let excess = attempts - self.max_failures;
+        if excess < 0 {
+            return 0;
+        }
+        (1i64 << excess.min(30)).min(max_delay)
+    }
 }
 
 /// Takes one attempt's slot for `key` before the password is checked: `Ok(None)` when
@@ -27,6 +43,9 @@ pub fn take_slot(
     limit: Limit,
     now: i64,
 ) -> Result<Option<i64>, StoreError> {
+    if let Some(max_delay) = limit.pace {
+        return take_paced_slot(conn, key, limit, max_delay, now);
+    }
     let unlocked = || {
         login_throttle::locked_until
             .is_null()
@@ -94,6 +113,82 @@ pub fn take_slot(
     })
 }
 
+/// [`take_slot`] for a paced key: each attempt is counted by a statement conditional on
+/// the count it read, and one that goes past the allowance sets the key's wait in that
+/// same statement — so of a burst, one attempt goes ahead per delay and the others are
+/// refused (with the seconds left) before anything is hashed.
+fn take_paced_slot(
+    conn: &mut DbConnection,
+    key: &str,
+    limit: Limit,
+    max_delay: i64,
+    now: i64,
+) -> Result<Option<i64>, StoreError> {
+    super::transaction(conn, |conn| {
+        // Each pass loses only to an attempt that counted: a burst of n passes n times.
+        for _ in 0..64 {
+            let row: Option<(i64, i64, Option<i64>)> = login_throttle::table
+                .find(key)
+                .select((
+                    login_throttle::failures,
+                    login_throttle::window_started_at,
+                    login_throttle::locked_until,
+                ))
+                .load(conn)?
+                .into_iter()
+                .next();
+            let Some((failures, started, locked_until)) = row else {
+                let inserted = super::transaction(conn, |conn| {
+                    diesel::insert_into(login_throttle::table)
+                        .values((
+                            login_throttle::key.eq(key),
+                            login_throttle::failures.eq(1),
+                            login_throttle::window_started_at.eq(now),
+                        ))
+                        .execute(conn)
+                        .map_err(StoreError::from)
+                });
+                if inserted.is_ok() {
+                    return Ok(None);
+                }
+                continue;
+            };
+            if let Some(until) = locked_until.filter(|t| *t > now) {
+                return Ok(Some(until - now));
+            }
+            let (count, window_started_at) = if started <= now - limit.window {
+                (1, now)
+            } else {
+                (failures + 1, started)
+            };
+            let wait = limit.delay_after(count, max_delay);
+            let taken = diesel::update(
+                login_throttle::table
+                    .find(key)
+                    .filter(login_throttle::failures.eq(failures))
+                    .filter(login_throttle::window_started_at.eq(started))
+                    .filter(
+                        login_throttle::locked_until
+                            .is_null()
+                            .or(login_throttle::locked_until.le(now)),
+                    ),
+            )
+            .set((
+                login_throttle::failures.eq(count),
+                login_throttle::window_started_at.eq(window_started_at),
+                login_throttle::locked_until.eq((wait > 0).then_some(now + wait)),
+            ))
+            .execute(conn)?;
+            if taken > 0 {
+                return Ok(None);
+            }
+            // Another attempt counted first: read again.
+        }
+        // Contended past reason: refused for a second, as the burst it belongs to.
+        Ok(Some(1))
+    })
+}
+
 /// Seconds left before `key` may try again, when it is locked.
 pub fn locked_for(conn: &mut DbConnection, key: &str, now: i64) -> Result<Option<i64>, StoreError> {
     let until: Option<Option<i64>> = login_throttle::table
@@ -106,13 +201,17 @@ pub fn locked_for(conn: &mut DbConnection, key: &str, now: i64) -> Result<Option
 }
 
 /// After a failure (its slot stays counted): locks the key when its count has reached
-/// the limit, and starts counting afresh for when the lock ends.
+/// the limit, and starts counting afresh for when the lock ends. A paced key has set
+/// its wait as the slot was taken.
 pub fn lock_if_full(
     conn: &mut DbConnection,
     key: &str,
     limit: Limit,
     now: i64,
 ) -> Result<(), StoreError> {
+    if limit.pace.is_some() {
+        return Ok(());
+    }
     diesel::update(
         login_throttle::table
             .find(key)
@@ -181,4 +280,22 @@ pub fn delete_stale(
         diesel::delete(login_throttle::table.filter(login_throttle::key.eq_any(&stale)))
             .execute(conn)?,
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Limit;
+
+    #[test]
+    fn a_paced_key_waits_twice_as_long_each_time_up_to_its_cap() {
+        let limit = Limit {
+            max_failures: 3,
+            window: 900,
+            lockout: 900,
+            pace: Some(60),
+        };
+        let waits: Vec<i64> = (1..=12).map(|n| limit.delay_after(n, 60)).collect();
+        assert_eq!(waits, [0, 0, 1, 2, 4, 8, 16, 32, 60, 60, 60, 60]);
+        assert_eq!(limit.delay_after(i64::MAX / 2, 60), 60, "no overflow");
+    }
 }

@@ -23,6 +23,7 @@ async fn stale_rows_go_and_live_rows_stay() {
         max_failures,
         window: 900,
         lockout: 100_000,
+        pace: None,
     };
     core.db
         .run_blocking(|conn| {

@@ -52,6 +52,26 @@ async fn submit(
         .unwrap()
 }
 
+/// Pushes the waits of paced addresses an hour ahead (plus what is left of them), so a
+/// test's next attempt meets the wait however slowly it runs; subtract it again with
+/// [`end_address_waits`].
+const HELD: i64 = 3_600;
+
+fn hold_address_waits(app: &TestApp) {
+    app.execute_sql(&format!(
+        "UPDATE login_throttle SET locked_until = locked_until + {HELD} \
+         WHERE key LIKE 'ip:%' AND locked_until IS NOT NULL"
+    ));
+}
+
+/// Ends every wait of a paced address, as the passing of time would.
+fn end_address_waits(app: &TestApp) {
+    app.execute_sql(&format!(
+        "UPDATE login_throttle SET locked_until = locked_until - 2 * {HELD} \
+         WHERE key LIKE 'ip:%' AND locked_until IS NOT NULL"
+    ));
+}
+
 fn session_cookie(response: &reqwest::Response) -> Option<String> {
     response
         .headers()
@@ -405,6 +425,7 @@ async fn addresses_behind_a_trusted_proxy_are_counted_apart() {
     for app in [&behind_proxy, &ignored] {
         assert_eq!(attempt(app, "203.0.113.7", "nobody-1", "guess").await, 200);
         assert_eq!(attempt(app, "203.0.113.7", "nobody-2", "guess").await, 200);
+        hold_address_waits(app);
         assert_eq!(
             attempt(app, "203.0.113.7", "alice", PASSWORD).await,
             StatusCode::TOO_MANY_REQUESTS
@@ -560,4 +581,52 @@ async fn a_session_unused_for_its_idle_timeout_ends() {
     );
     let answer = silently().await;
     assert_eq!(answer["error"], "login_required", "{answer:?}");
+}
+
+/// #11 item 2: an address is slowed down, not locked out. Past
+/// `max_failures_per_address` each attempt from it must wait twice as long as the last
+/// (1, 2, 4 … seconds, at most `address_max_delay`); once the wait is over, the person
+/// behind it signs in — no 15-minute lockout for everyone sharing a proxy or NAT.
+#[tokio::test]
+async fn a_flood_from_an_address_is_slowed_down_not_locked_out() {
+    let app = TestApp::spawn_with(|c| {
+        with_alice(c);
+        c.sign_in.max_failures_per_address = 2;
+        c.sign_in.max_failures_per_account = 100;
+    })
+    .await;
+    let browser = browser();
+    let csrf = login_form(&app, &browser).await;
+    let retry_after = |response: &reqwest::Response| -> i64 {
+        response.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    for i in 0..2 {
+        let free = submit(&app, &browser, &csrf, &format!("nobody-{i}"), "guess").await;
+        assert_eq!(free.status(), StatusCode::OK, "within the allowance");
+    }
+    let mut waits = Vec::new();
+    for i in 0..3 {
+        hold_address_waits(&app);
+        let paced = submit(&app, &browser, &csrf, "alice", PASSWORD).await;
+        assert_eq!(paced.status(), StatusCode::TOO_MANY_REQUESTS);
+        // What was left of the wait: at most the wait itself (seconds, not a lockout).
+        waits.push(retry_after(&paced) - HELD);
+        end_address_waits(&app);
+        let failed = submit(&app, &browser, &csrf, &format!("other-{i}"), "guess").await;
+        assert_eq!(failed.status(), StatusCode::OK, "one attempt per wait");
+    }
+    for (wait, most) in waits.iter().zip([1, 2, 4]) {
+        assert!((0..=most).contains(wait), "waits {waits:?} within 1, 2, 4 s");
+    }
+    end_address_waits(&app);
+    let signed_in = submit(&app, &browser, &csrf, "alice", PASSWORD).await;
+    assert_eq!(
+        signed_in.status(),
+        StatusCode::SEE_OTHER,
+        "never locked out"
+    );
 }
