@@ -201,3 +201,25 @@ async fn a_removed_client_or_a_replaced_secret_is_refused_from_the_next_request(
         assert_eq!(body["error"], "invalid_client");
     }
 }
+
+/// #11 item 5: without its database, an instance issues nothing from memory — the
+/// next request is a 503, not a token from a registry nobody can check.
+#[tokio::test]
+async fn without_the_database_no_client_is_accepted_from_memory() {
+    let app = TestApp::spawn_with(|c| {
+        oidc::with_apps(c);
+        c.keys.reload_interval = Lifetime::secs(3600);
+    })
+    .await;
+    if !app.db.is_postgres() {
+        // A SQLite file cannot be taken away from a running process; the PostgreSQL run covers this.
+        return;
+    }
+    assert_eq!(client_token(&app, API, API_SECRET, &[]).await.status(), 200);
+    app.db.drop_now();
+    let response = client_token(&app, API, API_SECRET, &[]).await;
+    assert_eq!(response.status(), 503);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "server_error");
+    assert!(body.get("access_token").is_none());
+}

@@ -620,7 +620,10 @@ async fn a_flood_from_an_address_is_slowed_down_not_locked_out() {
         assert_eq!(failed.status(), StatusCode::OK, "one attempt per wait");
     }
     for (wait, most) in waits.iter().zip([1, 2, 4]) {
-        assert!((0..=most).contains(wait), "waits {waits:?} within 1, 2, 4 s");
+        assert!(
+            (0..=most).contains(wait),
+            "waits {waits:?} within 1, 2, 4 s"
+        );
     }
     end_address_waits(&app);
     let signed_in = submit(&app, &browser, &csrf, "alice", PASSWORD).await;
