@@ -128,6 +128,9 @@ impl Registry {
                     .inspect_err(|e| tracing::warn!(error = %e, "cannot read the clients' generation; refusing clients from memory"))
                     .is_ok();
                 registry.0.answers.send_replace(Answer { covers, current });
+                // Lets the worker answer the requests just woken and read new ones (which
+                // take tickets) before the next read: larger rounds, fewer reads.
+                tokio::task::yield_now().await;
                 if registry.0.asked.load(SeqCst) != covers {
                     continue;
                 }

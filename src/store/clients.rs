@@ -72,10 +72,14 @@ pub fn insert(conn: &mut DbConnection, row: &ClientRow) -> Result<(), StoreError
 /// so a copy of the clients loaded after reading generation `g` is current for as long
 /// as this still returns `g` (`oauth::registry`).
 pub fn generation(conn: &mut DbConnection) -> Result<i64, StoreError> {
-    Ok(client_generation::table
+    // `load`, not `first`: diesel binds `LIMIT ?`, which SQLite re-prepares every time.
+    client_generation::table
         .find(1)
         .select(client_generation::generation)
-        .first(conn)?)
+        .load::<i64>(conn)?
+        .into_iter()
+        .next()
+        .ok_or(StoreError::Corrupt("client_generation has no row".into()))
 }
 
 /// The generation, then the clients: rows read after the generation are at least as new
