@@ -93,17 +93,7 @@ pub fn take_slot(
                 return Ok(Some(locked_for(conn, key, now)?.unwrap_or(limit.lockout)));
             }
             // The first attempt: a concurrent one may insert first (then count again).
-            let inserted = super::transaction(conn, |conn| {
-                diesel::insert_into(login_throttle::table)
-                    .values((
-                        login_throttle::key.eq(key),
-                        login_throttle::failures.eq(1),
-                        login_throttle::window_started_at.eq(now),
-                    ))
-                    .execute(conn)
-                    .map_err(StoreError::from)
-            });
-            if inserted.is_ok() {
+            if first_attempt(conn, key, now) {
                 return Ok(None);
             }
         }
@@ -138,17 +128,7 @@ fn take_paced_slot(
                 .into_iter()
                 .next();
             let Some((failures, started, locked_until)) = row else {
-                let inserted = super::transaction(conn, |conn| {
-                    diesel::insert_into(login_throttle::table)
-                        .values((
-                            login_throttle::key.eq(key),
-                            login_throttle::failures.eq(1),
-                            login_throttle::window_started_at.eq(now),
-                        ))
-                        .execute(conn)
-                        .map_err(StoreError::from)
-                });
-                if inserted.is_ok() {
+                if first_attempt(conn, key, now) {
                     return Ok(None);
                 }
                 continue;
@@ -187,6 +167,22 @@ fn take_paced_slot(
         // Contended past reason: refused for a second, as the burst it belongs to.
         Ok(Some(1))
     })
+}
+
+/// Counts the first attempt of `key`: false when a concurrent attempt inserted its row
+/// first (then the caller counts again).
+fn first_attempt(conn: &mut DbConnection, key: &str, now: i64) -> bool {
+    super::transaction(conn, |conn| {
+        diesel::insert_into(login_throttle::table)
+            .values((
+                login_throttle::key.eq(key),
+                login_throttle::failures.eq(1),
+                login_throttle::window_started_at.eq(now),
+            ))
+            .execute(conn)
+            .map_err(StoreError::from)
+    })
+    .is_ok()
 }
 
 /// Seconds left before `key` may try again, when it is locked.

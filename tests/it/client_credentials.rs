@@ -126,27 +126,16 @@ async fn a_client_token_is_not_a_person_and_can_be_revoked() {
 #[tokio::test]
 async fn a_client_registered_while_serving_gets_tokens_at_once() {
     let app = TestApp::spawn_with(oidc::with_apps).await;
-    let output = app.cli(&[
-        "client",
-        "add",
-        "reports",
-        "--grant-type",
-        "client_credentials",
-        "--scope",
-        "reports:write",
-    ]);
-    assert!(
-        output.status.success(),
-        "{}",
-        crate::common::stderr(&output)
+    let secret = crate::common::add_client(
+        &app,
+        &[
+            "reports",
+            "--grant-type",
+            "client_credentials",
+            "--scope",
+            "reports:write",
+        ],
     );
-    let stdout = crate::common::stdout(&output);
-    let secret = stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("client_secret:"))
-        .expect("a generated secret")
-        .trim()
-        .to_owned();
     // Not yet in the in-memory registry: the database answers.
     let response = client_token(&app, "reports", &secret, &[]).await;
     assert_eq!(response.status(), 200);

@@ -457,23 +457,11 @@ async fn only_its_own_client_and_resource_servers_may_introspect_a_token() {
     // default) learns nothing, not even that the token is valid.
     let added = |introspection: Option<&str>| {
         let id = format!("rs-{}", introspection.unwrap_or("default"));
-        let mut args = vec!["client", "add", &id, "--grant-type", "client_credentials"];
+        let mut args = vec![id.as_str(), "--grant-type", "client_credentials"];
         if let Some(value) = introspection {
             args.extend(["--introspection", value]);
         }
-        let output = app.cli(&args);
-        assert!(
-            output.status.success(),
-            "{}",
-            crate::common::stderr(&output)
-        );
-        let stdout = crate::common::stdout(&output);
-        let secret = stdout
-            .lines()
-            .find_map(|l| l.strip_prefix("client_secret:"))
-            .expect("a generated secret")
-            .trim()
-            .to_owned();
+        let secret = crate::common::add_client(&app, &args);
         (id, secret)
     };
     let (id, secret) = added(Some("any"));

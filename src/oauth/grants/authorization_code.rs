@@ -109,15 +109,7 @@ pub fn exchange(
         Ok::<_, StoreError>(run(conn, ctx, request, &client, now))
     })??;
     let code = &issued.code;
-    let who = Authorized {
-        user_id: &code.user_id,
-        session_id: code.session_id.as_deref(),
-        grant_id: &code.grant_id,
-        auth_time: code.auth_time,
-        acr: code.acr.as_deref(),
-        amr: mint::amr_list(code.amr.as_deref()),
-        nonce: code.nonce.as_deref(),
-    };
+    let who = signed_in(code);
     let scope = ctx
         .settings
         .unexpired_scopes(&issued.scope, code.auth_time, now);
@@ -142,6 +134,19 @@ fn could_be_theirs(
     match codes::get(conn, &token::sha256(code.as_bytes()))? {
         Some(row) if row.client_id == client.id && row.redirect_uri == redirect_uri => Ok(()),
         _ => Err(refused()),
+    }
+}
+
+/// The sign-in a code carries to its tokens.
+fn signed_in(code: &CodeRow) -> Authorized<'_> {
+    Authorized {
+        user_id: &code.user_id,
+        session_id: code.session_id.as_deref(),
+        grant_id: &code.grant_id,
+        auth_time: code.auth_time,
+        acr: code.acr.as_deref(),
+        amr: mint::amr_list(code.amr.as_deref()),
+        nonce: code.nonce.as_deref(),
     }
 }
 
@@ -323,15 +328,7 @@ fn issue(
 ) -> Result<Issued, OAuthError> {
     let scope: Vec<String> =
         serde_json::from_str(&code.scope).map_err(|e| OAuthError::unavailable(&e))?;
-    let who = Authorized {
-        user_id: &code.user_id,
-        session_id: code.session_id.as_deref(),
-        grant_id: &code.grant_id,
-        auth_time: code.auth_time,
-        acr: code.acr.as_deref(),
-        amr: mint::amr_list(code.amr.as_deref()),
-        nonce: code.nonce.as_deref(),
-    };
+    let who = signed_in(&code);
     let access_ttl = client
         .access_token_ttl
         .unwrap_or(ctx.settings.access_token_ttl);

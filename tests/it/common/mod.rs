@@ -263,6 +263,20 @@ pub fn cli_run(
     child.wait_with_output().expect("portcullis exits")
 }
 
+/// Runs `client add` with `args` and returns the generated secret it printed once.
+pub fn add_client(app: &TestApp, args: &[&str]) -> String {
+    let mut all = vec!["client", "add"];
+    all.extend_from_slice(args);
+    let output = app.cli(&all);
+    assert!(output.status.success(), "{}", stderr(&output));
+    stdout(&output)
+        .lines()
+        .find_map(|l| l.strip_prefix("client_secret:"))
+        .expect("a generated secret")
+        .trim()
+        .to_owned()
+}
+
 pub fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
