@@ -107,10 +107,10 @@ pub(crate) fn error_response(
 }
 
 /// A new authorization request (GET or POST `/authorize`).
-#[tracing::instrument(skip_all)]
 /// `pending` bounds the requests stored per address while their people sign in: every
 /// request without a usable session is kept for [`REQUEST_TTL`], so without it anyone
 /// could fill the disk with them.
+#[tracing::instrument(skip_all)]
 #[allow(clippy::too_many_arguments)]
 pub fn begin(
     conn: &mut DbConnection,

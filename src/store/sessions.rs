@@ -58,13 +58,17 @@ pub fn touch(
     now: i64,
     idle_expires_at: i64,
 ) -> Result<(), StoreError> {
-    diesel::update(sessions::table.find(id))
-        .set((
-            sessions::last_seen_at.eq(now),
-            sessions::idle_expires_at.eq(idle_expires_at),
-        ))
-        .execute(conn)?;
-    Ok(())
+    // In a transaction of ours: on SQLite it queues on the process's writer mutex, not in
+    // SQLite's busy handler.
+    super::transaction(conn, |conn| {
+        diesel::update(sessions::table.find(id))
+            .set((
+                sessions::last_seen_at.eq(now),
+                sessions::idle_expires_at.eq(idle_expires_at),
+            ))
+            .execute(conn)?;
+        Ok(())
+    })
 }
 
 pub fn get(conn: &mut DbConnection, id: &str) -> Result<Option<SessionRow>, StoreError> {
