@@ -180,6 +180,15 @@ pub struct Application {
 impl Application {
     /// Binds `listen`, opens storage, bootstraps, loads keys and builds the server.
     pub async fn build(config: Config) -> Result<Application, StartupError> {
+        Self::build_with_clock(config, clock::Clock::default()).await
+    }
+
+    /// [`Application::build`] on a given clock (tests move it; instances of one test
+    /// share it).
+    pub async fn build_with_clock(
+        config: Config,
+        clock: clock::Clock,
+    ) -> Result<Application, StartupError> {
         let addr = config.listen_addr().map_err(crate::config::ConfigError)?;
         let listener = TcpListener::bind(addr).map_err(|cause| StartupError::Listen {
             addr: addr.to_string(),
@@ -277,6 +286,7 @@ impl Application {
             verified: Default::default(),
             proxies: http::client_addr::TrustedProxies::parse(&core.config.http.trusted_proxies)
                 .map_err(crate::config::ConfigError)?,
+            clock: clock.clone(),
         });
         let workers = core.config.http.workers;
         let body_timeout = core.config.http.body_timeout.0;
@@ -287,7 +297,7 @@ impl Application {
             async move {
                 tokio::join!(
                     maintain(core.clone(), ring, origins, registry),
-                    clean_up(core)
+                    clean_up(core, clock)
                 );
             }
         });
@@ -451,7 +461,7 @@ async fn maintain(
 
 /// Every `maintenance.cleanup_interval`: deletes expired sessions and stale sign-in
 /// counters (`cleanup.rs`), in small batches, on any number of instances.
-async fn clean_up(core: Arc<Core>) {
+async fn clean_up(core: Arc<Core>, clock: clock::Clock) {
     let mut tick = tokio::time::interval(
         core.config
             .maintenance
@@ -461,10 +471,10 @@ async fn clean_up(core: Arc<Core>) {
     );
     loop {
         tick.tick().await;
-        let core = core.clone();
+        let (core, now) = (core.clone(), clock.now());
         let result = tokio::task::spawn_blocking(move || {
             core.db
-                .run_blocking(|conn| crate::cleanup::run_once(conn, &core.config, clock::now()))
+                .run_blocking(|conn| crate::cleanup::run_once(conn, &core.config, now))
         })
         .await;
         match result {

@@ -53,8 +53,8 @@ pub async fn with_password(
     hasher: &PasswordHasher,
     policy: &SignInConfig,
     attempt: Attempt,
+    now: i64,
 ) -> Result<Outcome, StoreError> {
-    let now = crate::clock::now();
     // Case and spacing cannot split an account's counter (checklist §3.6).
     let username = accounts::normalize_username(&attempt.username).ok();
     let account_key = username.as_ref().map(|u| format!("user:{u}"));

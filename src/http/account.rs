@@ -28,7 +28,7 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
     let Some(secret) = Cookies::read(&req, state.cookies.session_name()) else {
         return Ok(see_other("/login"));
     };
-    let now = crate::clock::now();
+    let now = state.clock.now();
     let user = state
         .db
         .run(
@@ -72,7 +72,7 @@ where
     F: FnOnce(&mut DbConnection, &str, i64) -> Result<(), StoreError> + Send + 'static,
 {
     if let Some(secret) = Cookies::read(req, state.cookies.session_name()) {
-        let now = crate::clock::now();
+        let now = state.clock.now();
         state.db.run(move |conn| end(conn, &secret, now)).await?;
     }
     let mut response = see_other("/login");

@@ -54,7 +54,7 @@ async fn begin(
         lockout: window,
         pace: None,
     };
-    let now = crate::clock::now();
+    let now = state.clock.now();
     let outcome = state
         .db
         .run(move |conn| {
@@ -80,7 +80,7 @@ pub async fn resume(
     let id = request_id(&req).ok_or(AppError::BadRequest("The request could not be read."))?;
     let (browser, new_cookie) = browser(&req, &state);
     let code_ttl = state.tokens.code_ttl;
-    let now = crate::clock::now();
+    let now = state.clock.now();
     let outcome = state
         .db
         .run(move |conn| authorization::resume(conn, &id, &browser, code_ttl, now))

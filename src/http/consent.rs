@@ -32,7 +32,7 @@ pub struct ConsentForm {
 pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     let id = request_id(&req).ok_or(AppError::BadRequest("The request could not be read."))?;
     let (browser, new_cookie) = browser(&req, &state);
-    let now = crate::clock::now();
+    let now = state.clock.now();
     let view = state
         .db
         .run(move |conn| authorization::consent_view(conn, &id, &browser, now))
@@ -76,7 +76,7 @@ pub async fn submit(
     }
     let (browser, new_cookie) = browser(&req, &state);
     let code_ttl = state.tokens.code_ttl;
-    let now = crate::clock::now();
+    let now = state.clock.now();
     let outcome = state
         .db
         .run(move |conn| {

@@ -40,7 +40,7 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
     let Some(secret) = Cookies::read(&req, state.cookies.session_name()) else {
         return Ok(see_other("/login"));
     };
-    let now = crate::clock::now();
+    let now = state.clock.now();
     let Some((user, list)) = state
         .db
         .run(move |conn| devices::list(conn, &secret, now))
@@ -82,7 +82,7 @@ pub async fn sign_out_device(
         return Ok(see_other("/login"));
     };
     let device = form.into_inner().device;
-    let now = crate::clock::now();
+    let now = state.clock.now();
     state
         .db
         .run(move |conn| devices::sign_out_device(conn, &secret, &device, now))

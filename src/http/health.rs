@@ -23,7 +23,7 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         Ok(Ok(()))
     );
     let keys = state.keys.current();
-    let now = crate::clock::now();
+    let now = state.clock.now();
     let signing = Alg::ALL
         .iter()
         .all(|alg| keys.signing_key(*alg, now).is_some());

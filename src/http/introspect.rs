@@ -27,7 +27,7 @@ pub async fn introspect(
         state.master.clone(),
     );
     let (registry, verified) = (state.registry.clone(), state.verified.clone());
-    let now = crate::clock::now();
+    let now = state.clock.now();
     let answer = state
         .db
         .run(move |conn| {

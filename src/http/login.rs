@@ -75,7 +75,15 @@ pub async fn submit(
         client: state.proxies.client_of(&req),
         previous_session: Cookies::read(&req, state.cookies.session_name()),
     };
-    match signin::with_password(&state.db, &state.hasher, &state.sign_in, attempt).await? {
+    match signin::with_password(
+        &state.db,
+        &state.hasher,
+        &state.sign_in,
+        attempt,
+        state.clock.now(),
+    )
+    .await?
+    {
         Outcome::SignedIn(started) => {
             let next = match &request {
                 Some(id) => format!("/authorize/resume?request={id}"),
@@ -115,7 +123,7 @@ async fn waiting_for(
         return Ok(None);
     };
     let (browser, _) = browser(req, state);
-    let now = crate::clock::now();
+    let now = state.clock.now();
     Ok(state
         .db
         .run(move |conn| authorization::waiting(conn, &id, &browser, now))

@@ -58,7 +58,7 @@ async fn end_session(
     let secret = Cookies::read(req, state.cookies.session_name());
     let keys = state.keys.current();
     let issuer = state.tokens.issuer.clone();
-    let now = crate::clock::now();
+    let now = state.clock.now();
     let decision = state
         .db
         .run(move |conn| logout::request(conn, &params, secret.as_deref(), &keys, &issuer, now))
@@ -75,7 +75,7 @@ pub async fn confirm(
         Params::parse(&body).map_err(|_| AppError::BadRequest("The form could not be read."))?;
     csrf::verify(&req, &state, params.get("csrf").unwrap_or(""))?;
     let secret = Cookies::read(&req, state.cookies.session_name());
-    let now = crate::clock::now();
+    let now = state.clock.now();
     let decision = state
         .db
         .run(move |conn| logout::confirm(conn, &params, secret.as_deref(), now))

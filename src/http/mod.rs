@@ -56,6 +56,8 @@ pub struct AppState {
     pub proxies: client_addr::TrustedProxies,
     /// Access tokens whose signature was already checked.
     pub verified: Arc<crate::oauth::issuer::VerifiedTokens>,
+    /// The time every handler acts on (`clock.rs`).
+    pub clock: crate::clock::Clock,
 }
 
 /// Every route, so that tests and the binary mount the same application.

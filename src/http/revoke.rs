@@ -24,7 +24,7 @@ pub async fn revoke(
         state.master.clone(),
     );
     let registry = state.registry.clone();
-    let now = crate::clock::now();
+    let now = state.clock.now();
     state
         .db
         .run(move |conn| {

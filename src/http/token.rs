@@ -41,7 +41,7 @@ pub async fn token(
         registry: state.registry.clone(),
         origin: state.proxies.client_of(&req),
     };
-    let now = crate::clock::now();
+    let now = state.clock.now();
     let response = match grant {
         Grant::AuthorizationCode => code(&state, ctx, params, presented, now).await,
         Grant::RefreshToken => refresh_token::run(&state.db, ctx, params, presented, now).await,

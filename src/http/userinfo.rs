@@ -72,7 +72,7 @@ async fn answer(
     };
     let keys = state.keys.current();
     let (settings, verified) = (state.tokens.clone(), state.verified.clone());
-    let now = crate::clock::now();
+    let now = state.clock.now();
     let answer = state
         .db
         .run(move |conn| {

@@ -258,7 +258,7 @@ async fn scope_can_be_narrowed_never_widened_and_lapsing_scopes_drop_out() {
         .unwrap();
     assert_eq!(narrow["scope"], "openid");
     assert!(narrow.get("id_token").is_some());
-    tokio::time::sleep(std::time::Duration::from_millis(4100)).await;
+    app.clock.advance(5);
     // The refresh token kept the original scope, minus the payment scope that lapsed.
     let later: Value = refresh(&app, &s(&narrow, "refresh_token"), &[])
         .await
@@ -303,7 +303,7 @@ async fn refresh_tokens_belong_to_their_client_and_expire() {
         .unwrap();
     assert_eq!(wrong_secret.status(), 401);
     assert_invalid_grant(refresh(&app, "unknown-token", &[]).await).await;
-    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    app.clock.advance(3);
     assert_invalid_grant(refresh(&app, &rt, &[]).await).await;
 }
 
@@ -320,7 +320,7 @@ async fn the_absolute_lifetime_ends_a_family_however_often_it_is_used() {
         .json()
         .await
         .unwrap();
-    tokio::time::sleep(std::time::Duration::from_millis(3100)).await;
+    app.clock.advance(4);
     assert_invalid_grant(refresh(&app, &s(&next, "refresh_token"), &[]).await).await;
 }
 
@@ -332,9 +332,9 @@ async fn the_oldest_sign_in_goes_beyond_the_cap() {
     })
     .await;
     let first = offline_tokens(&app).await;
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    app.clock.advance(2);
     let second = offline_tokens(&app).await;
-    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    app.clock.advance(2);
     let third = offline_tokens(&app).await;
     assert_invalid_grant(refresh(&app, &s(&first, "refresh_token"), &[]).await).await;
     assert_eq!(

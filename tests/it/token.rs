@@ -173,7 +173,7 @@ async fn codes_are_bound_to_their_client_redirect_uri_and_lifetime() {
     assert_token_error(moved, 400, "invalid_grant").await;
     // Expired (the code lives one second here).
     let code = code_for(&app, &browser, WEB, WEB_CALLBACK, &challenge).await;
-    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    app.clock.advance(3);
     assert_token_error(redeem(&app, &code, &verifier).await, 400, "invalid_grant").await;
 }
 

@@ -111,6 +111,8 @@ pub struct TestApp {
     pub config: Config,
     pub db: Arc<TestDb>,
     pub data_dir: Arc<TempDir>,
+    /// The server's clock: `app.clock.advance(s)` is how time passes in a test.
+    pub clock: portcullis::clock::Clock,
     server: tokio::task::JoinHandle<std::io::Result<()>>,
 }
 
@@ -122,7 +124,7 @@ impl TestApp {
     pub async fn spawn_with(customize: impl FnOnce(&mut Config)) -> TestApp {
         let db = TestDb::create();
         let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
-        Self::start(db, dir, customize).await
+        Self::start(db, dir, Default::default(), customize).await
     }
 
     /// Two instances started at the same moment on one fresh database.
@@ -132,9 +134,10 @@ impl TestApp {
             Arc::new(tempfile::tempdir().unwrap()),
             Arc::new(tempfile::tempdir().unwrap()),
         );
+        let clock = portcullis::clock::Clock::default();
         tokio::join!(
-            Self::start(db.clone(), a, &customize),
-            Self::start(db, b, &customize)
+            Self::start(db.clone(), a, clock.clone(), &customize),
+            Self::start(db, b, clock, &customize)
         )
     }
 
@@ -143,6 +146,7 @@ impl TestApp {
         Self::start(
             self.db.clone(),
             Arc::new(tempfile::tempdir().unwrap()),
+            self.clock.clone(),
             customize,
         )
         .await
@@ -151,12 +155,13 @@ impl TestApp {
     async fn start(
         db: Arc<TestDb>,
         dir: Arc<TempDir>,
+        clock: portcullis::clock::Clock,
         customize: impl FnOnce(&mut Config),
     ) -> TestApp {
         let mut config = test_config(&db, dir.path());
         customize(&mut config);
         config.validate().expect("test configuration is valid");
-        let app = Application::build(config.clone())
+        let app = Application::build_with_clock(config.clone(), clock.clone())
             .await
             .expect("server starts");
         let issuer = app.issuer().to_owned();
@@ -175,6 +180,7 @@ impl TestApp {
             config,
             db,
             data_dir: dir,
+            clock,
             server,
         }
     }
