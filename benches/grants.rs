@@ -15,7 +15,7 @@ use portcullis::oauth::grants::{TokenContext, TokenResponse};
 use portcullis::oauth::introspect;
 use portcullis::oauth::issuer::TokenSettings;
 use portcullis::oauth::params::Params;
-use portcullis::sessions::Client;
+use portcullis::people::sessions::Client;
 use portcullis::store::grants::{self, GrantRow};
 use portcullis::store::{clients, refresh_tokens, users};
 use portcullis::Core;

@@ -10,6 +10,7 @@ use actix_web::dev::Server;
 use actix_web::{middleware, web, App, HttpServer};
 use tracing_actix_web::TracingLogger;
 
+use crate::clock;
 use crate::config::{validate_issuer, Config};
 use crate::crypto::keys::{self, KeyError, KeyPolicy};
 use crate::crypto::password::PasswordHasher;
@@ -18,8 +19,8 @@ use crate::http::{self, request_log, AppState};
 use crate::oauth::client::{self, MANAGED_BY_CONFIG};
 use crate::oauth::registry::Registry;
 use crate::oidc::discovery::ProviderMetadata;
+use crate::people::accounts;
 use crate::store::{self, DatabaseUrl, Db, PoolOptions, StoreError};
-use crate::{accounts, clock};
 
 /// Why the server (or a command) could not start. Each message says what to fix.
 #[derive(Debug, thiserror::Error)]

@@ -2,7 +2,6 @@
 //!
 //! `docs/ARCHITECTURE.md` maps the modules and the path of a request.
 
-pub mod accounts;
 pub mod app;
 pub mod authorization;
 pub mod cleanup;
@@ -10,14 +9,12 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod crypto;
-pub mod devices;
 pub mod error;
 pub mod files;
 pub mod http;
 pub mod oauth;
 pub mod oidc;
-pub mod sessions;
-pub mod signin;
+pub mod people;
 pub mod store;
 pub mod telemetry;
 

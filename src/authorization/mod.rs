@@ -11,7 +11,7 @@ use crate::crypto::{token, KeySet};
 use crate::oauth::authorize::{self, AuthorizationRequest, ClientRedirect, Refusal, ResponseMode};
 use crate::oauth::params::{has_control, Params};
 use crate::oidc::id_token;
-use crate::sessions::{self, Session};
+use crate::people::sessions::{self, Session};
 use crate::store::authorization_codes::{self as codes, CodeRow};
 use crate::store::authorization_requests::{self as pending, AuthorizationRequestRow};
 use crate::store::clients::{self, ClientRow};
@@ -340,7 +340,7 @@ fn keep(
 ) -> Result<Result<String, i64>, StoreError> {
     store::transaction(conn, |conn| {
         if let Some(address) = &browser.address {
-            let key = format!("pending:{}", crate::signin::address_key(address));
+            let key = format!("pending:{}", crate::people::signin::address_key(address));
             if let Some(retry_after) = login_throttle::take_slot(conn, &key, limit, now)? {
                 return Ok(Err(retry_after));
             }

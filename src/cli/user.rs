@@ -3,12 +3,12 @@
 
 use clap::Subcommand;
 
-use crate::accounts;
 use crate::app::Core;
 use crate::clock;
 use crate::config::Config;
 use crate::crypto::password;
 use crate::oauth::client::MANAGED_BY_CLI;
+use crate::people::accounts;
 use crate::store::users::{self as store, UserRow};
 use crate::store::StoreError;
 

@@ -8,7 +8,8 @@ use serde::Deserialize;
 
 use super::{secret, Lifetime, Secret};
 use crate::crypto::Alg;
-use crate::{accounts, oauth::client};
+use crate::oauth::client;
+use crate::people::accounts;
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]

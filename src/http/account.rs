@@ -32,7 +32,7 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
     let user = state
         .db
         .run(
-            move |conn| match crate::sessions::current(conn, &secret, now)? {
+            move |conn| match crate::people::sessions::current(conn, &secret, now)? {
                 Some(session) => users::get(conn, &session.user_id),
                 None => Ok(None),
             },
@@ -58,7 +58,7 @@ pub async fn sign_out(
     form: web::Form<SignOutForm>,
 ) -> Result<HttpResponse, AppError> {
     csrf::verify(&req, &state, &form.csrf)?;
-    end_and_forget(&req, &state, crate::sessions::end).await
+    end_and_forget(&req, &state, crate::people::sessions::end).await
 }
 
 /// Runs `end` with the browser's session secret (when it has one), then sends the

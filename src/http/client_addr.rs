@@ -11,7 +11,7 @@ use actix_web::http::header;
 use actix_web::HttpRequest;
 use ipnet::IpNet;
 
-use crate::sessions::Client;
+use crate::people::sessions::Client;
 
 #[derive(Debug, Clone, Default)]
 pub struct TrustedProxies(Vec<IpNet>);

@@ -10,8 +10,8 @@ use super::account::end_and_forget;
 use super::authorize::see_other;
 use super::cookies::Cookies;
 use super::{csrf, page, AppState};
-use crate::devices;
 use crate::error::AppError;
+use crate::people::devices;
 
 struct DeviceView {
     id: String,

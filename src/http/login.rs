@@ -14,7 +14,7 @@ use super::cookies::Cookies;
 use super::{csrf, page, AppState};
 use crate::authorization::{self, Waiting};
 use crate::error::AppError;
-use crate::signin::{self, Attempt, Outcome};
+use crate::people::signin::{self, Attempt, Outcome};
 
 /// Where a signed-in person lands when no application is waiting.
 pub const HOME: &str = "/account";

@@ -7,7 +7,7 @@ use crate::crypto::KeySet;
 use crate::oauth::params::{has_control, Params};
 use crate::oauth::redirect;
 use crate::oidc::id_token;
-use crate::sessions;
+use crate::people::sessions;
 use crate::store::clients::{self, ClientRow};
 use crate::store::{DbConnection, StoreError};
 

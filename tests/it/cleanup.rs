@@ -4,7 +4,7 @@
 use crate::common::{eventually, TestApp};
 use portcullis::cleanup::{self, Removed};
 use portcullis::config::Lifetime;
-use portcullis::sessions::{self, Client};
+use portcullis::people::sessions::{self, Client};
 use portcullis::store::login_throttle::{self, Limit};
 use portcullis::store::{users, StoreError};
 
@@ -27,8 +27,10 @@ async fn stale_rows_go_and_live_rows_stay() {
     };
     core.db
         .run_blocking(|conn| {
-            let user = portcullis::accounts::new_user("carol", None, false, None, None, "cli", now)
-                .unwrap();
+            let user = portcullis::people::accounts::new_user(
+                "carol", None, false, None, None, "cli", now,
+            )
+            .unwrap();
             users::insert(conn, &user)?;
             let client = Client::default();
             sessions::start(
@@ -95,7 +97,8 @@ async fn the_clean_up_runs_in_the_background() {
     core.db
         .run_blocking(|conn| {
             let user =
-                portcullis::accounts::new_user("dan", None, false, None, None, "cli", now).unwrap();
+                portcullis::people::accounts::new_user("dan", None, false, None, None, "cli", now)
+                    .unwrap();
             users::insert(conn, &user)?;
             sessions::start(
                 conn,

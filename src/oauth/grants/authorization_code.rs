@@ -24,7 +24,7 @@ use crate::oauth::client::{self, GrantType};
 use crate::oauth::client_auth::{self, AuthError, Presented};
 use crate::oauth::params::Params;
 use crate::oauth::{pkce, OAuthError};
-use crate::sessions::Client;
+use crate::people::sessions::Client;
 use crate::store::authorization_codes::{self as codes, CodeRow};
 use crate::store::clients::ClientRow;
 use crate::store::refresh_tokens;

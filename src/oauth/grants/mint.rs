@@ -9,7 +9,7 @@ use crate::crypto::{token, Alg};
 use crate::oauth::issuer::{self, AccessTokenClaims};
 use crate::oauth::OAuthError;
 use crate::oidc::id_token::{self, IdTokenClaims};
-use crate::sessions::Client;
+use crate::people::sessions::Client;
 use crate::store::clients::ClientRow;
 use crate::store::refresh_tokens::{self, RefreshTokenRow};
 use crate::store::{audit, grants, DbConnection, StoreError};

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::issuer::TokenSettings;
 use super::registry::Registry;
 use crate::crypto::{KeySet, MasterKey};
-use crate::sessions::Client;
+use crate::people::sessions::Client;
 
 pub mod authorization_code;
 pub mod client_credentials;

@@ -4,10 +4,10 @@
 
 use serde_json::json;
 
-use crate::accounts;
 use crate::config::SignInConfig;
 use crate::crypto::password::PasswordHasher;
-use crate::sessions::{self, Client, Started};
+use crate::people::accounts;
+use crate::people::sessions::{self, Client, Started};
 use crate::store::login_throttle::{self, Limit};
 use crate::store::{self, audit, users, Db, DbConnection, StoreError};
 

@@ -5,7 +5,7 @@
 use serde_json::json;
 
 use crate::oauth::grants::mint;
-use crate::sessions;
+use crate::people::sessions;
 use crate::store::users::{self, UserRow};
 use crate::store::{self, audit, clients, refresh_tokens, DbConnection, StoreError};
 
