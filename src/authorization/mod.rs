@@ -402,7 +402,11 @@ fn issue_code(
         auth_time: session.auth_time,
         acr: session.acr.clone(),
         amr: Some(serde_json::to_string(&session.amr).expect("a list serialises")),
-        claims: request.oidc.claims.clone(),
+        claims: request
+            .oidc
+            .claims
+            .as_ref()
+            .map(|c| serde_json::to_string(c).expect("claims serialise")),
         created_at: now,
         expires_at: now + code_ttl,
         consumed_at: None,
