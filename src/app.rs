@@ -297,7 +297,7 @@ impl Application {
             let (core, origins, registry) = (core.clone(), origins.clone(), registry.clone());
             async move {
                 tokio::join!(
-                    maintain(core.clone(), ring, origins, registry),
+                    maintain(core.clone(), ring, origins, registry, clock.clone()),
                     clean_up(core, clock)
                 );
             }
@@ -426,6 +426,7 @@ async fn maintain(
     ring: Arc<KeyRing>,
     origins: http::cors::AllowedOrigins,
     registry: Registry,
+    clock: clock::Clock,
 ) {
     let mut tick = tokio::time::interval(
         core.config
@@ -437,17 +438,18 @@ async fn maintain(
     tick.tick().await;
     loop {
         tick.tick().await;
-        let (core, ring, origins, registry) = (
+        let (core, ring, origins, registry, now) = (
             core.clone(),
             ring.clone(),
             origins.clone(),
             registry.clone(),
+            clock.now(),
         );
         let result = tokio::task::spawn_blocking(move || {
             if let Err(e) = refresh_clients(&core, &origins, &registry) {
                 tracing::error!(error = %e, "client reload failed; keeping the clients already loaded");
             }
-            refresh_keys(&core, &ring)
+            refresh_keys(&core, &ring, now)
         })
         .await;
         match result {
@@ -501,8 +503,7 @@ fn refresh_clients(
     Ok(())
 }
 
-fn refresh_keys(core: &Core, ring: &KeyRing) -> Result<(), KeyError> {
-    let now = clock::now();
+fn refresh_keys(core: &Core, ring: &KeyRing, now: i64) -> Result<(), KeyError> {
     if let Some(after) = core.config.keys.rotate_after {
         let policy = core.key_policy();
         for alg in crate::crypto::Alg::ALL {

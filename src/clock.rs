@@ -2,7 +2,8 @@
 //!
 //! [`Clock`] is the time the server acts on. It is the system's, plus an offset that
 //! only tests move (`Clock::advance`): TOTP steps, lockouts and lifetimes are tested by
-//! moving the clock, never by sleeping (#12). Every instance of a test that shares a
+//! moving the clock, never by sleeping (#12). Handlers, key reloading and rotation, and
+//! the clean-up job act on it. Every instance of a test that shares a
 //! database shares one clock, as servers share the world's time.
 
 use std::sync::atomic::{AtomicI64, Ordering};
