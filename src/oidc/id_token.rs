@@ -4,7 +4,10 @@
 use serde::{Deserialize, Serialize};
 
 use crate::crypto::{jws, token, Alg, KeySet};
-use crate::oauth::issuer::NoSigningKey;
+use crate::oauth::grants::mint::Authorized;
+use crate::oauth::issuer::{NoSigningKey, TokenSettings};
+use crate::oauth::OAuthError;
+use crate::store::clients::ClientRow;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct IdTokenClaims {
@@ -33,6 +36,45 @@ pub struct IdTokenClaims {
 /// ES256 hash with SHA-256.
 pub fn at_hash(access_token: &str) -> String {
     token::b64url(&token::sha256(access_token.as_bytes())[..16])
+}
+
+/// The OpenID Connect hook of the grants that act for a person (GUIDE: OpenID Connect
+/// wraps OAuth): the ID token (§3.1.3.3) when `openid` was granted, saying how the
+/// person authenticated — `auth_time`, `acr`, `amr` as the assurance policy left them —
+/// bound to the access token by `at_hash`; `nonce` only in the first (§12.2).
+pub fn for_grant(
+    keys: &KeySet,
+    settings: &TokenSettings,
+    client: &ClientRow,
+    who: &Authorized<'_>,
+    scope: &[String],
+    access_token: &str,
+    now: i64,
+) -> Result<Option<String>, OAuthError> {
+    if !scope.iter().any(|s| s == "openid") {
+        return Ok(None);
+    }
+    let claims = IdTokenClaims {
+        iss: settings.issuer.clone(),
+        sub: who.user_id.to_owned(),
+        aud: client.id.clone(),
+        azp: client.id.clone(),
+        exp: now + settings.id_token_ttl,
+        iat: now,
+        auth_time: who.auth_time,
+        nonce: who.nonce.map(str::to_owned),
+        acr: who.acr.map(str::to_owned),
+        amr: who.amr.clone(),
+        at_hash: Some(at_hash(access_token)),
+        sid: who.session_id.map(str::to_owned),
+    };
+    let alg: Alg = client
+        .id_token_signed_response_alg
+        .parse()
+        .map_err(|e: String| OAuthError::unavailable(&e))?;
+    sign(keys, alg, &claims, now)
+        .map(Some)
+        .map_err(|e| OAuthError::unavailable(&e))
 }
 
 pub fn sign(

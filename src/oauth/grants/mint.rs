@@ -1,6 +1,6 @@
-//! What every grant issues: the JWT access token (RFC 9068), the ID token when `openid`
-//! was granted (OpenID Connect Core §3.1.3.3, §12.2), and refresh tokens (opaque, 256
-//! bits, stored hashed, one family per sign-in).
+//! What every grant issues: the JWT access token (RFC 9068), refresh tokens (opaque, 256
+//! bits, stored hashed, one family per sign-in), and — through the OpenID Connect hook
+//! `oidc::id_token::for_grant` — the ID token when `openid` was granted.
 
 use serde_json::json;
 
@@ -8,7 +8,7 @@ use super::{TokenContext, TokenResponse};
 use crate::crypto::{token, Alg};
 use crate::oauth::issuer::{self, AccessTokenClaims};
 use crate::oauth::OAuthError;
-use crate::oidc::id_token::{self, IdTokenClaims};
+use crate::oidc::id_token;
 use crate::people::sessions::Client;
 use crate::store::clients::ClientRow;
 use crate::store::refresh_tokens::{self, RefreshTokenRow};
@@ -79,29 +79,8 @@ pub fn tokens(
         now,
     )
     .map_err(|e| OAuthError::unavailable(&e))?;
-    let id_token = if scope.iter().any(|s| s == "openid") {
-        let claims = IdTokenClaims {
-            iss: s.issuer.clone(),
-            sub: who.user_id.to_owned(),
-            aud: client.id.clone(),
-            azp: client.id.clone(),
-            exp: now + s.id_token_ttl,
-            iat: now,
-            auth_time: who.auth_time,
-            nonce: who.nonce.map(str::to_owned),
-            acr: who.acr.map(str::to_owned),
-            amr: who.amr.clone(),
-            at_hash: Some(id_token::at_hash(&access_token)),
-            sid: who.session_id.map(str::to_owned),
-        };
-        let alg = alg(&client.id_token_signed_response_alg)?;
-        Some(
-            id_token::sign(&ctx.keys, alg, &claims, now)
-                .map_err(|e| OAuthError::unavailable(&e))?,
-        )
-    } else {
-        None
-    };
+    // The OpenID Connect hook: OAuth mints the access token, OIDC adds its ID token.
+    let id_token = id_token::for_grant(&ctx.keys, s, client, who, scope, &access_token, now)?;
     Ok(TokenResponse {
         access_token,
         token_type: "Bearer".into(),
