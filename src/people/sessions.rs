@@ -3,6 +3,7 @@
 //! `acr`, and `amr` (RFC 8176) — so step-up and `max_age` can be decided later.
 
 use crate::crypto::token;
+use crate::oidc::acr::Level;
 use crate::store::sessions::{self as store, SessionRow};
 use crate::store::{DbConnection, StoreError};
 
@@ -13,6 +14,17 @@ pub struct Session {
     pub auth_time: i64,
     pub acr: Option<String>,
     pub amr: Vec<String>,
+}
+
+/// What one factor proved (the sign-in pipeline, #12): who, by which methods (RFC 8176
+/// §2), at which level, and when. A password is one first factor; federation will be
+/// another; a second factor will add to a live session.
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    pub user_id: String,
+    pub amr: Vec<&'static str>,
+    pub level: Level,
+    pub auth_time: i64,
 }
 
 /// A session just started, with the secret for its cookie (never stored).
@@ -31,12 +43,9 @@ pub struct Client {
 /// Starts a new session: always a new id and secret, so a session id planted before
 /// sign-in is never the one that becomes authenticated (no fixation). It ends `lifetime`
 /// seconds from now, or `idle` seconds after it was last used, whichever comes first.
-#[allow(clippy::too_many_arguments)]
 pub fn start(
     conn: &mut DbConnection,
-    user_id: &str,
-    amr: &[&str],
-    acr: &str,
+    who: &Authenticated,
     client: &Client,
     lifetime: i64,
     idle: i64,
@@ -46,10 +55,10 @@ pub fn start(
     let row = SessionRow {
         id: token::random_id(),
         secret_hash: token::sha256(cookie_secret.as_bytes()),
-        user_id: Some(user_id.to_owned()),
-        auth_time: Some(now),
-        acr: Some(acr.to_owned()),
-        amr: Some(serde_json::to_string(amr).expect("a list serialises")),
+        user_id: Some(who.user_id.clone()),
+        auth_time: Some(who.auth_time),
+        acr: Some(who.level.as_str().to_owned()),
+        amr: Some(serde_json::to_string(&who.amr).expect("a list serialises")),
         ip: client.ip.clone(),
         user_agent: client
             .user_agent

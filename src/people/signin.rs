@@ -6,8 +6,9 @@ use serde_json::json;
 
 use crate::config::SignInConfig;
 use crate::crypto::password::PasswordHasher;
+use crate::oidc::acr::Level;
 use crate::people::accounts;
-use crate::people::sessions::{self, Client, Started};
+use crate::people::sessions::{self, Authenticated, Client, Started};
 use crate::store::login_throttle::{self, Limit};
 use crate::store::{self, audit, users, Db, DbConnection, StoreError};
 
@@ -126,16 +127,13 @@ pub async fn with_password(
                     sessions::end(conn, previous, now)?;
                 }
                 // RFC 8176 §2: "pwd" — password-based authentication.
-                let started = sessions::start(
-                    conn,
-                    &user.id,
-                    &["pwd"],
-                    crate::oidc::acr::PWD,
-                    &attempt.client,
-                    lifetime,
-                    idle,
-                    now,
-                )?;
+                let who = Authenticated {
+                    user_id: user.id.clone(),
+                    amr: vec!["pwd"],
+                    level: Level::Pwd,
+                    auth_time: now,
+                };
+                let started = sessions::start(conn, &who, &attempt.client, lifetime, idle, now)?;
                 audit::record(
                     conn,
                     "signin.succeeded",

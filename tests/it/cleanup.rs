@@ -35,20 +35,16 @@ async fn stale_rows_go_and_live_rows_stay() {
             let client = Client::default();
             sessions::start(
                 conn,
-                &user.id,
-                &["pwd"],
-                "pwd",
+                &password(&user.id, now - 200_000),
                 &client,
                 100,
                 100,
                 now - 200_000,
             )?; // expired long ago
-            sessions::start(conn, &user.id, &["pwd"], "pwd", &client, 3_600, 3_600, now)?; // live
+            sessions::start(conn, &password(&user.id, now), &client, 3_600, 3_600, now)?; // live
             let ended = sessions::start(
                 conn,
-                &user.id,
-                &["pwd"],
-                "pwd",
+                &password(&user.id, now - 100_000),
                 &client,
                 1_000_000,
                 1_000_000,
@@ -102,9 +98,7 @@ async fn the_clean_up_runs_in_the_background() {
             users::insert(conn, &user)?;
             sessions::start(
                 conn,
-                &user.id,
-                &["pwd"],
-                "pwd",
+                &password(&user.id, now - 200_000),
                 &Client::default(),
                 1,
                 1,
@@ -211,4 +205,14 @@ async fn a_run_catches_up_and_audit_events_have_a_retention() {
         .run_blocking(|conn| audit::recent(conn, 100))
         .unwrap();
     assert!(left.iter().any(|e| e.id == "recent") && !left.iter().any(|e| e.id == "old"));
+}
+
+/// What a password sign-in at `at` proves.
+fn password(user_id: &str, at: i64) -> sessions::Authenticated {
+    sessions::Authenticated {
+        user_id: user_id.to_owned(),
+        amr: vec!["pwd"],
+        level: portcullis::oidc::acr::Level::Pwd,
+        auth_time: at,
+    }
 }
