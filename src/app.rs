@@ -288,6 +288,16 @@ impl Application {
             proxies: http::client_addr::TrustedProxies::parse(&core.config.http.trusted_proxies)
                 .map_err(crate::config::ConfigError)?,
             clock: clock.clone(),
+            flow: Arc::new(crate::authorization::Flow {
+                code_ttl: core.config.tokens.authorization_code_ttl.as_secs(),
+                assurance: crate::oidc::assurance::Policy::new(&core.config.mfa),
+            }),
+            mfa_label: core.config.mfa.issuer_label.clone().unwrap_or_else(|| {
+                url::Url::parse(&issuer)
+                    .ok()
+                    .and_then(|u| u.host_str().map(str::to_owned))
+                    .unwrap_or_else(|| "Portcullis".into())
+            }),
         });
         let workers = core.config.http.workers;
         let body_timeout = core.config.http.body_timeout.0;

@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use super::{error_response, load, resume, Browser, Outcome, EXPIRED};
+use super::{error_response, load, resume, Browser, Flow, Outcome, EXPIRED};
 use crate::store::authorization_requests as pending;
 use crate::store::{self, consents, DbConnection, StoreError};
 
@@ -45,7 +45,7 @@ pub fn answer_consent(
     request_id: &str,
     browser: &Browser,
     allow: bool,
-    code_ttl: i64,
+    flow: &Flow,
     now: i64,
 ) -> Result<Outcome, StoreError> {
     let Some((row, request, client)) = load(conn, request_id, browser, now)? else {
@@ -81,5 +81,5 @@ pub fn answer_consent(
         consents::put(conn, &session.user_id, &client.id, &scopes, now)?;
         pending::mark_consented(conn, &row.id, now)
     })?;
-    resume(conn, request_id, browser, code_ttl, now)
+    resume(conn, request_id, browser, flow, now)
 }

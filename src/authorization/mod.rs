@@ -10,7 +10,9 @@ use subtle::ConstantTimeEq;
 use crate::crypto::{token, KeySet};
 use crate::oauth::authorize::{self, AuthorizationRequest, ClientRedirect, Refusal, ResponseMode};
 use crate::oauth::params::{has_control, Params};
+use crate::oidc::assurance::{self, Policy, Requirement, StepUp};
 use crate::oidc::id_token;
+use crate::people::mfa::totp;
 use crate::people::sessions::{self, Session};
 use crate::store::authorization_codes::{self as codes, CodeRow};
 use crate::store::authorization_requests::{self as pending, AuthorizationRequestRow};
@@ -24,6 +26,13 @@ pub use consent::{answer_consent, consent_view, ConsentView};
 
 /// How long a person has to sign in and consent (Keycloak's default login timeout).
 pub const REQUEST_TTL: i64 = 30 * 60;
+
+/// What the flow needs of the configuration.
+#[derive(Debug, Clone)]
+pub struct Flow {
+    pub code_ttl: i64,
+    pub assurance: Policy,
+}
 
 /// What the browser brought: its session cookie and its binding cookie, and where it
 /// came from (`http.trusted_proxies` decides).
@@ -65,6 +74,14 @@ pub enum Outcome {
         request_id: String,
     },
     Consent {
+        request_id: String,
+    },
+    /// Step-up: the person must type a code from their second factor.
+    SecondFactor {
+        request_id: String,
+    },
+    /// Step-up with enrolment: the person may set up a second factor now.
+    Enrol {
         request_id: String,
     },
     /// Too many requests stored for this browser's address: try again in `retry_after`
@@ -118,7 +135,7 @@ pub fn begin(
     browser: &Browser,
     keys: &KeySet,
     issuer: &str,
-    code_ttl: i64,
+    flow: &Flow,
     pending: Limit,
     now: i64,
 ) -> Result<Outcome, StoreError> {
@@ -156,7 +173,7 @@ pub fn begin(
         session,
         Pending::New(pending),
         browser,
-        code_ttl,
+        flow,
         now,
     )
 }
@@ -181,7 +198,7 @@ pub fn resume(
     conn: &mut DbConnection,
     request_id: &str,
     browser: &Browser,
-    code_ttl: i64,
+    flow: &Flow,
     now: i64,
 ) -> Result<Outcome, StoreError> {
     let Some((row, request, client)) = load(conn, request_id, browser, now)? else {
@@ -195,7 +212,7 @@ pub fn resume(
         session,
         Pending::Stored(&row),
         browser,
-        code_ttl,
+        flow,
         now,
     )
 }
@@ -225,19 +242,33 @@ pub(crate) fn load(
 /// What must happen next for this request.
 enum Next {
     SignIn,
+    SecondFactor,
+    Enrol,
     Consent,
     Issue(Session),
     Fail(&'static str, &'static str),
 }
 
+/// What the person has done and has: the inputs of [`decide`] beyond the request.
+struct Person<'a> {
+    session: Option<Session>,
+    consented: Option<&'a [String]>,
+    /// What the assurance policy says of the session's level.
+    step_up: StepUp,
+}
+
 fn decide(
     request: &AuthorizationRequest,
     client: &ClientRow,
-    session: Option<Session>,
-    consented: Option<&[String]>,
+    person: Person<'_>,
     pending: Option<&AuthorizationRequestRow>,
     now: i64,
 ) -> Next {
+    let Person {
+        session,
+        consented,
+        step_up,
+    } = person;
     let prompt = request.oidc.prompt;
     // Signed in during this very request: prompt=login and max_age=0 are met.
     let fresh = |s: &Session| pending.is_some_and(|p| s.auth_time >= p.created_at);
@@ -262,6 +293,25 @@ fn decide(
         };
     }
     let session = session.expect("checked above");
+    // The assurance policy (`oidc/assurance.rs`), after the first factor and before
+    // consent: only the missing factor is asked for.
+    match step_up {
+        StepUp::Go => {}
+        _ if prompt.none => {
+            return Next::Fail(
+                "interaction_required",
+                "the user must prove a second factor",
+            )
+        }
+        StepUp::AskCode => return Next::SecondFactor,
+        StepUp::Enrol => return Next::Enrol,
+        StepUp::Unmet => {
+            return Next::Fail(
+                "unmet_authentication_requirements",
+                "the requested authentication level cannot be met",
+            )
+        }
+    }
     let consented_here = pending.is_some_and(|p| p.consented_at.is_some());
     let covered = consented.is_some_and(|c| request.scope.iter().all(|s| c.contains(s)));
     let needs_consent = !consented_here && (prompt.consent || (!client.skip_consent && !covered));
@@ -283,7 +333,7 @@ fn proceed(
     session: Option<Session>,
     pending: Pending<'_>,
     browser: &Browser,
-    code_ttl: i64,
+    flow: &Flow,
     now: i64,
 ) -> Result<Outcome, StoreError> {
     let stored = pending.stored();
@@ -291,7 +341,25 @@ fn proceed(
         Some(s) => consents::get(conn, &s.user_id, &client.id)?,
         None => None,
     };
-    match decide(&request, client, session, consented.as_deref(), stored, now) {
+    let step_up = match &session {
+        None => StepUp::Go,
+        Some(s) => {
+            let requirement = Requirement::of(&request.oidc, client);
+            let level = s.assurance(now, flow.assurance.level_max_age).level;
+            let enrolled =
+                assurance::may_step_up(requirement, level) && totp::enrolled(conn, &s.user_id)?;
+            let enrol = client
+                .enroll_on_step_up
+                .unwrap_or(flow.assurance.enroll_on_step_up);
+            assurance::step_up(requirement, level, enrolled, enrol)
+        }
+    };
+    let person = Person {
+        session,
+        consented: consented.as_deref(),
+        step_up,
+    };
+    match decide(&request, client, person, stored, now) {
         Next::Fail(error, description) => Ok(error_response(
             &request.client_redirect(),
             error,
@@ -304,7 +372,7 @@ fn proceed(
                     return Ok(Outcome::Page(EXPIRED));
                 }
             }
-            let code = issue_code(conn, &request, &session, code_ttl, now)?;
+            let code = issue_code(conn, &request, &session, flow, now)?;
             let mut params = vec![("code", code)];
             params.extend(request.state.clone().map(|s| ("state", s)));
             Ok(Outcome::Respond(ClientResponse {
@@ -323,6 +391,8 @@ fn proceed(
             };
             Ok(match next {
                 Next::SignIn => Outcome::SignIn { request_id },
+                Next::SecondFactor => Outcome::SecondFactor { request_id },
+                Next::Enrol => Outcome::Enrol { request_id },
                 _ => Outcome::Consent { request_id },
             })
         }
@@ -369,15 +439,19 @@ fn store_request(
 }
 
 /// A new code (256 bits, stored as its SHA-256) and the grant it starts, carrying what
-/// the token step needs: nonce, PKCE challenge, auth_time, acr, amr (OpenID Connect
-/// Core §3.1.3; GUIDE: OpenID Connect wraps OAuth).
+/// the token step needs: nonce, PKCE challenge, and the session's assurance now —
+/// auth_time, acr, amr (OpenID Connect Core §3.1.3; GUIDE: OpenID Connect wraps OAuth).
+/// A scope the level does not earn is left out (`[mfa] scope_levels`).
 fn issue_code(
     conn: &mut DbConnection,
     request: &AuthorizationRequest,
     session: &Session,
-    code_ttl: i64,
+    flow: &Flow,
     now: i64,
 ) -> Result<String, StoreError> {
+    let code_ttl = flow.code_ttl;
+    let assurance = session.assurance(now, flow.assurance.level_max_age);
+    let scope = flow.assurance.scopes_at(&request.scope, assurance.level);
     let code = token::random_secret();
     let grant = GrantRow {
         id: token::random_id(),
@@ -395,13 +469,13 @@ fn issue_code(
         user_id: session.user_id.clone(),
         session_id: Some(session.id.clone()),
         redirect_uri: request.redirect_uri.clone(),
-        scope: serde_json::to_string(&request.scope).expect("a list serialises"),
+        scope: serde_json::to_string(&scope).expect("a list serialises"),
         nonce: request.oidc.nonce.clone(),
         code_challenge: request.code_challenge.clone(),
         code_challenge_method: request.code_challenge.as_ref().map(|_| "S256".to_owned()),
-        auth_time: session.auth_time,
-        acr: session.acr.clone(),
-        amr: Some(serde_json::to_string(&session.amr).expect("a list serialises")),
+        auth_time: assurance.auth_time,
+        acr: Some(assurance.level.as_str().to_owned()),
+        amr: Some(serde_json::to_string(&assurance.amr).expect("a list serialises")),
         claims: request
             .oidc
             .claims

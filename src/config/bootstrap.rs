@@ -56,6 +56,16 @@ pub struct ClientConfig {
     /// The tokens this client may introspect: `own` (default) or `any` (a resource server).
     #[serde(default)]
     pub introspection: client::Introspection,
+    /// Levels (`acr` values) asked for when a request names none (OpenID Connect
+    /// Dynamic Client Registration §2); voluntary unless `require_acr`.
+    #[serde(default)]
+    pub default_acr_values: Vec<String>,
+    /// The first of `default_acr_values` is a minimum every request must meet.
+    #[serde(default)]
+    pub require_acr: bool,
+    /// Overrides `[mfa] enroll_on_step_up` for this client.
+    #[serde(default)]
+    pub enroll_on_step_up: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -59,6 +59,8 @@ pub struct Config {
     #[serde(default)]
     pub sign_in: SignInConfig,
     #[serde(default)]
+    pub mfa: MfaConfig,
+    #[serde(default)]
     pub maintenance: MaintenanceConfig,
     #[serde(default)]
     pub metrics: MetricsConfig,
@@ -242,6 +244,35 @@ impl Default for SignInConfig {
     }
 }
 
+/// Second factors and assurance levels (#12).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MfaConfig {
+    /// The name authenticator apps show beside the account (the `otpauth://` issuer);
+    /// default: the issuer's host.
+    pub issuer_label: Option<String>,
+    /// How long a second factor keeps a session at the `mfa` level; the session itself
+    /// may live longer, and a request for `mfa` after this asks for a code again.
+    pub level_max_age: Lifetime,
+    /// When a request needs a second factor the person has not set up: offer enrolment
+    /// inside the flow instead of answering `unmet_authentication_requirements` (or
+    /// the level achieved, for a voluntary request). Clients may override it.
+    pub enroll_on_step_up: bool,
+    /// Scope → the level (`acr` value) it needs; below it the scope is not granted.
+    pub scope_levels: std::collections::BTreeMap<String, String>,
+}
+
+impl Default for MfaConfig {
+    fn default() -> Self {
+        MfaConfig {
+            issuer_label: None,
+            level_max_age: Lifetime::secs(15 * 60),
+            enroll_on_step_up: false,
+            scope_levels: Default::default(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MaintenanceConfig {
@@ -359,6 +390,21 @@ impl Config {
             return Err("database.max_connections: must be at least 1".into());
         }
         self.validate_lifetimes()?;
+        for (scope, level) in &self.mfa.scope_levels {
+            if crate::oidc::acr::Level::parse(level).is_none() {
+                return Err(format!(
+                    "mfa.scope_levels.{scope}: {level:?} is not a level this server knows"
+                ));
+            }
+        }
+        if self
+            .mfa
+            .issuer_label
+            .as_deref()
+            .is_some_and(|l| l.contains(':'))
+        {
+            return Err("mfa.issuer_label: must not contain ':'".into());
+        }
         bootstrap::validate_all(&mut self.clients, &mut self.users)
     }
 
@@ -378,6 +424,7 @@ impl Config {
             ("sign_in.lockout", self.sign_in.lockout),
             ("sign_in.address_max_delay", self.sign_in.address_max_delay),
             ("sign_in.session_lifetime", self.sign_in.session_lifetime),
+            ("mfa.level_max_age", self.mfa.level_max_age),
             (
                 "sign_in.session_idle_timeout",
                 self.sign_in.session_idle_timeout,

@@ -9,6 +9,8 @@ use super::authorize::see_other;
 use super::cookies::Cookies;
 use super::{csrf, page, AppState};
 use crate::error::AppError;
+use crate::people::sessions::{self, Session};
+use crate::store::users::UserRow;
 use crate::store::{users, DbConnection, StoreError};
 
 #[derive(Template)]
@@ -24,21 +26,27 @@ pub struct SignOutForm {
     csrf: String,
 }
 
-pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    let Some(secret) = Cookies::read(&req, state.cookies.session_name()) else {
-        return Ok(see_other("/login"));
+/// The live session behind the browser's cookie and its (enabled) person.
+pub async fn signed_in(
+    req: &HttpRequest,
+    state: &AppState,
+) -> Result<Option<(Session, UserRow)>, AppError> {
+    let Some(secret) = Cookies::read(req, state.cookies.session_name()) else {
+        return Ok(None);
     };
     let now = state.clock.now();
-    let user = state
+    let found = state
         .db
-        .run(
-            move |conn| match crate::people::sessions::current(conn, &secret, now)? {
-                Some(session) => users::get(conn, &session.user_id),
-                None => Ok(None),
-            },
-        )
+        .run(move |conn| match sessions::current(conn, &secret, now)? {
+            Some(session) => Ok(users::get(conn, &session.user_id)?.map(|u| (session, u))),
+            None => Ok::<_, StoreError>(None),
+        })
         .await?;
-    let Some(user) = user.filter(|u| !u.disabled) else {
+    Ok(found.filter(|(_, u)| !u.disabled))
+}
+
+pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+    let Some((_, user)) = signed_in(&req, &state).await? else {
         return Ok(see_other("/login"));
     };
     Ok(csrf::form_page(&req, &state, |csrf| {
@@ -58,7 +66,7 @@ pub async fn sign_out(
     form: web::Form<SignOutForm>,
 ) -> Result<HttpResponse, AppError> {
     csrf::verify(&req, &state, &form.csrf)?;
-    end_and_forget(&req, &state, crate::people::sessions::end).await
+    end_and_forget(&req, &state, sessions::end).await
 }
 
 /// Runs `end` with the browser's session secret (when it has one), then sends the

@@ -47,6 +47,7 @@ async fn begin(
     let (browser, new_cookie) = browser(req, state);
     let keys = state.keys.current();
     let settings = state.tokens.clone();
+    let flow = state.flow.clone();
     let window = state.sign_in.failure_window.as_secs();
     let pending = Limit {
         max_failures: state.sign_in.max_pending_per_address,
@@ -64,7 +65,7 @@ async fn begin(
                 &browser,
                 &keys,
                 &settings.issuer,
-                settings.code_ttl,
+                &flow,
                 pending,
                 now,
             )
@@ -79,11 +80,11 @@ pub async fn resume(
 ) -> Result<HttpResponse, AppError> {
     let id = request_id(&req).ok_or(AppError::BadRequest("The request could not be read."))?;
     let (browser, new_cookie) = browser(&req, &state);
-    let code_ttl = state.tokens.code_ttl;
+    let flow = state.flow.clone();
     let now = state.clock.now();
     let outcome = state
         .db
-        .run(move |conn| authorization::resume(conn, &id, &browser, code_ttl, now))
+        .run(move |conn| authorization::resume(conn, &id, &browser, &flow, now))
         .await?;
     respond(&state, outcome, new_cookie)
 }
@@ -128,6 +129,10 @@ pub fn respond(
         Outcome::Page(message) => return Err(AppError::BadRequest(message)),
         Outcome::SignIn { request_id } => see_other(&format!("/login?request={request_id}")),
         Outcome::Consent { request_id } => see_other(&format!("/consent?request={request_id}")),
+        Outcome::SecondFactor { request_id } => {
+            see_other(&format!("/login/otp?request={request_id}"))
+        }
+        Outcome::Enrol { request_id } => see_other(&format!("/account/mfa?request={request_id}")),
         Outcome::TooMany { retry_after } => return Err(AppError::TooManyAttempts { retry_after }),
         Outcome::Respond(to_client) => to_client_response(&state.tokens.issuer, to_client),
     };

@@ -75,13 +75,11 @@ pub async fn submit(
         return Err(AppError::BadRequest("The request could not be read."));
     }
     let (browser, new_cookie) = browser(&req, &state);
-    let code_ttl = state.tokens.code_ttl;
+    let flow = state.flow.clone();
     let now = state.clock.now();
     let outcome = state
         .db
-        .run(move |conn| {
-            authorization::answer_consent(conn, &request, &browser, allow, code_ttl, now)
-        })
+        .run(move |conn| authorization::answer_consent(conn, &request, &browser, allow, &flow, now))
         .await?;
     respond(&state, outcome, new_cookie)
 }

@@ -114,7 +114,7 @@ pub async fn submit(
 
 /// The authorization request this browser started: its application, `login_hint` and
 /// redirect URI.
-async fn waiting_for(
+pub(super) async fn waiting_for(
     req: &HttpRequest,
     state: &AppState,
     request: Option<&str>,

@@ -28,9 +28,11 @@ pub mod jwks;
 pub mod login;
 pub mod logout;
 pub mod metrics;
+pub mod mfa;
 pub mod page;
 pub mod request_log;
 pub mod revoke;
+pub mod second_factor;
 pub mod token;
 pub mod userinfo;
 
@@ -58,6 +60,10 @@ pub struct AppState {
     pub verified: Arc<crate::oauth::issuer::VerifiedTokens>,
     /// The time every handler acts on (`clock.rs`).
     pub clock: crate::clock::Clock,
+    /// Code lifetime and the assurance policy (`[mfa]`).
+    pub flow: Arc<crate::authorization::Flow>,
+    /// The issuer name authenticator apps show (`mfa.issuer_label`).
+    pub mfa_label: String,
 }
 
 /// Every route, so that tests and the binary mount the same application.
@@ -131,6 +137,28 @@ pub fn routes(cfg: &mut web::ServiceConfig, origins: &cors::AllowedOrigins) {
             .app_data(login::form_config())
             .route(web::get().to(login::show))
             .route(web::post().to(login::submit)),
+    )
+    .service(
+        web::resource("/login/otp")
+            .app_data(login::form_config())
+            .route(web::get().to(second_factor::show))
+            .route(web::post().to(second_factor::submit)),
+    )
+    .service(
+        web::resource("/account/mfa")
+            .app_data(login::form_config())
+            .route(web::get().to(mfa::show))
+            .route(web::post().to(mfa::confirm)),
+    )
+    .service(
+        web::resource("/account/mfa/recovery-codes")
+            .app_data(login::form_config())
+            .route(web::post().to(mfa::renew_recovery_codes)),
+    )
+    .service(
+        web::resource("/account/mfa/remove")
+            .app_data(login::form_config())
+            .route(web::post().to(mfa::remove)),
     )
     .route("/account", web::get().to(account::show))
     .route("/account/devices", web::get().to(devices::show))

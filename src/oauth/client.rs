@@ -84,6 +84,16 @@ pub fn validate(c: &ClientConfig) -> Result<(), String> {
     for (i, uri) in c.post_logout_redirect_uris.iter().enumerate() {
         validate_redirect_uri(uri).map_err(|e| format!("post_logout_redirect_uris[{i}]: {e}"))?;
     }
+    for (i, acr) in c.default_acr_values.iter().enumerate() {
+        if crate::oidc::acr::Level::parse(acr).is_none() {
+            return Err(format!(
+                "default_acr_values[{i}]: {acr:?} is not a level this server knows"
+            ));
+        }
+    }
+    if c.require_acr && c.default_acr_values.is_empty() {
+        return Err("require_acr: needs default_acr_values".into());
+    }
     for (i, origin) in c.allowed_origins.iter().enumerate() {
         validate_origin(origin).map_err(|e| format!("allowed_origins[{i}]: {e}"))?;
     }
@@ -309,6 +319,9 @@ pub fn to_row(
         created_at: now,
         updated_at: now,
         introspection: c.introspection.as_str().into(),
+        default_acr_values: json_list(&c.default_acr_values),
+        require_acr: c.require_acr,
+        enroll_on_step_up: c.enroll_on_step_up,
     })
 }
 

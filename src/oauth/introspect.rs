@@ -20,7 +20,8 @@ pub struct Verifier<'a> {
     pub verified: &'a issuer::VerifiedTokens,
 }
 
-/// RFC 7662 §2.2, with RFC 9470 §6.2 `acr` and `auth_time`.
+/// RFC 7662 §2.2, with RFC 9470 §6.2 `acr` and `auth_time`, and the `amr` (RFC 8176)
+/// the access token carries.
 #[derive(Debug, Default, Serialize)]
 pub struct Introspection {
     pub active: bool,
@@ -50,6 +51,8 @@ pub struct Introspection {
     pub acr: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub auth_time: Option<i64>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub amr: Vec<String>,
 }
 
 impl Introspection {
@@ -111,6 +114,7 @@ pub fn introspect(
             jti: Some(claims.jti),
             acr: claims.acr,
             auth_time: claims.auth_time,
+            amr: claims.amr,
         });
     }
     let Some(row) = refresh_tokens::by_hash(conn, &token::sha256(token.as_bytes()))? else {
@@ -137,6 +141,7 @@ pub fn introspect(
         iat: Some(row.created_at),
         sub: Some(row.user_id),
         iss: Some(settings.issuer.clone()),
+        amr: crate::oauth::grants::mint::amr_list(row.amr.as_deref()),
         acr: row.acr,
         auth_time: Some(row.auth_time),
         ..Introspection::default()

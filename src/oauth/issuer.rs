@@ -64,8 +64,8 @@ impl TokenSettings {
     }
 }
 
-/// RFC 9068 §2.2 claims, plus RFC 9470 §6.1 `acr`/`auth_time` and the grant they came
-/// from (revoking the grant makes the token inactive at introspection and userinfo).
+/// RFC 9068 §2.2 claims, plus RFC 9470 §3 `acr`/`auth_time`, RFC 9068 §2.2.1 `amr`,
+/// and the grant they came from (revoking the grant makes the token inactive at introspection and userinfo).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AccessTokenClaims {
     pub iss: String,
@@ -80,6 +80,8 @@ pub struct AccessTokenClaims {
     pub auth_time: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub acr: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub amr: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -15,7 +15,7 @@ pub const MFA: &str = "urn:portcullis:acr:mfa";
 pub const PAPE_MULTI_FACTOR: &str = "http://schemas.openid.net/pape/policies/2007/06/multi-factor";
 
 /// Every class this server can reach, for discovery's `acr_values_supported`.
-pub const SUPPORTED: [&str; 1] = [PWD];
+pub const SUPPORTED: [&str; 2] = [PWD, MFA];
 
 /// Assurance levels, weakest first: the derived order is the order of strength.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]

@@ -37,6 +37,9 @@ pub struct ProviderMetadata {
     pub authorization_response_iss_parameter_supported: bool,
     pub claims_supported: [&'static str; 14],
     pub acr_values_supported: Vec<&'static str>,
+    /// Discovery §3: the `claims` request parameter (Core §5.5) is understood — for
+    /// `acr` as an essential claim.
+    pub claims_parameter_supported: bool,
     pub prompt_values_supported: [&'static str; 4],
     /// Discovery §3 defaults `request_uri_parameter_supported` to true: say no.
     pub request_parameter_supported: bool,
@@ -94,6 +97,7 @@ impl ProviderMetadata {
                 "email_verified",
             ],
             acr_values_supported: acr::SUPPORTED.to_vec(),
+            claims_parameter_supported: true,
             prompt_values_supported: ["none", "login", "consent", "select_account"],
             request_parameter_supported: false,
             request_uri_parameter_supported: false,

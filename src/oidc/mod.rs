@@ -2,6 +2,7 @@
 //! UserInfo claims and the provider metadata.
 
 pub mod acr;
+pub mod assurance;
 pub mod discovery;
 pub mod id_token;
 pub mod logout;

@@ -5,5 +5,6 @@
 
 pub mod accounts;
 pub mod devices;
+pub mod mfa;
 pub mod sessions;
 pub mod signin;

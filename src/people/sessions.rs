@@ -1,6 +1,7 @@
 //! Browser sessions: server-side, found by the SHA-256 of a 256-bit cookie secret. A
-//! session knows how the person authenticated — `auth_time` (OpenID Connect Core §2),
-//! `acr`, and `amr` (RFC 8176) — so step-up and `max_age` can be decided later.
+//! session knows how the person authenticated — the first factor's `auth_time` (OpenID
+//! Connect Core §2), `acr` and `amr` (RFC 8176), and when a second factor was last
+//! proved — so step-up and `max_age` can be decided later.
 
 use crate::crypto::token;
 use crate::oidc::acr::Level;
@@ -14,17 +15,62 @@ pub struct Session {
     pub auth_time: i64,
     pub acr: Option<String>,
     pub amr: Vec<String>,
+    /// When a second factor was last proved in this session.
+    pub mfa_at: Option<i64>,
 }
 
 /// What one factor proved (the sign-in pipeline, #12): who, by which methods (RFC 8176
 /// §2), at which level, and when. A password is one first factor; federation will be
-/// another; a second factor will add to a live session.
+/// another; a second factor is added to a live session ([`add_second_factor`]).
 #[derive(Debug, Clone)]
 pub struct Authenticated {
     pub user_id: String,
     pub amr: Vec<&'static str>,
     pub level: Level,
     pub auth_time: i64,
+}
+
+/// How the person behind a session stands at a moment: what its tokens say.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assurance {
+    pub level: Level,
+    pub amr: Vec<String>,
+    /// The last active authentication the level rests on (RFC 9470 §3 `auth_time`):
+    /// the second factor's time at `mfa`, else the first factor's.
+    pub auth_time: i64,
+}
+
+impl Session {
+    /// The session's level at `now`: `mfa` while its second factor is younger than
+    /// `level_max_age` (`[mfa] level_max_age`), else its first factor's.
+    pub fn assurance(&self, now: i64, level_max_age: i64) -> Assurance {
+        let first = self
+            .acr
+            .as_deref()
+            .and_then(Level::parse)
+            .unwrap_or(Level::Pwd);
+        match self.mfa_at.filter(|at| now - at < level_max_age) {
+            Some(at) => {
+                let mut amr = self.amr.clone();
+                // RFC 8176 §2: "otp" — a one-time password; "mfa" — more than one factor.
+                for method in ["otp", "mfa"] {
+                    if !amr.iter().any(|m| m == method) {
+                        amr.push(method.to_owned());
+                    }
+                }
+                Assurance {
+                    level: first.max(Level::Mfa),
+                    amr,
+                    auth_time: at.max(self.auth_time),
+                }
+            }
+            None => Assurance {
+                level: first,
+                amr: self.amr.clone(),
+                auth_time: self.auth_time,
+            },
+        }
+    }
 }
 
 /// A session just started, with the secret for its cookie (never stored).
@@ -69,6 +115,7 @@ pub fn start(
         expires_at: now + lifetime,
         ended_at: None,
         idle_expires_at: now + idle.min(lifetime),
+        mfa_at: None,
     };
     store::insert(conn, &row)?;
     Ok(Started {
@@ -100,6 +147,12 @@ pub fn current(
     Ok(from_row(row))
 }
 
+/// Records a second factor proved in session `id` at `now` (step-up: the first factor
+/// and the session's lifetime stay as they were).
+pub fn add_second_factor(conn: &mut DbConnection, id: &str, now: i64) -> Result<(), StoreError> {
+    store::set_mfa_at(conn, id, now)
+}
+
 /// Ends the session behind a cookie secret, if any.
 pub fn end(conn: &mut DbConnection, cookie_secret: &str, now: i64) -> Result<(), StoreError> {
     if let Some(row) = store::active_by_secret(conn, &token::sha256(cookie_secret.as_bytes()), now)?
@@ -118,6 +171,7 @@ fn from_row(row: SessionRow) -> Option<Session> {
             .and_then(|a| serde_json::from_str(&a).ok())
             .unwrap_or_default(),
         acr: row.acr,
+        mfa_at: row.mfa_at,
         id: row.id,
     })
 }

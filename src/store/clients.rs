@@ -31,6 +31,12 @@ pub struct ClientRow {
     pub updated_at: i64,
     /// `own` or `any`: the tokens this client may introspect (`oauth::client::Introspection`).
     pub introspection: String,
+    /// JSON array of `acr` values asked for when a request names none.
+    pub default_acr_values: String,
+    /// The first of `default_acr_values` is a minimum: a lower level is refused.
+    pub require_acr: bool,
+    /// Offer enrolment of a second factor inside the flow (`None`: the server's setting).
+    pub enroll_on_step_up: Option<bool>,
 }
 
 impl std::fmt::Debug for ClientRow {

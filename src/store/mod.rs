@@ -24,6 +24,7 @@ pub mod consents;
 pub mod grants;
 pub mod login_throttle;
 mod migrations;
+pub mod recovery_codes;
 pub mod refresh_tokens;
 pub mod revoked_access_tokens;
 pub mod schema;

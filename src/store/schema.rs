@@ -25,6 +25,9 @@ diesel::table! {
         created_at -> BigInt,
         updated_at -> BigInt,
         introspection -> Text,
+        default_acr_values -> Text,
+        require_acr -> Bool,
+        enroll_on_step_up -> Nullable<Bool>,
     }
 }
 
@@ -74,6 +77,7 @@ diesel::table! {
         expires_at -> BigInt,
         ended_at -> Nullable<BigInt>,
         idle_expires_at -> BigInt,
+        mfa_at -> Nullable<BigInt>,
     }
 }
 

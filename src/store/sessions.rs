@@ -25,6 +25,8 @@ pub struct SessionRow {
     /// Ends the session unless it is used before: the idle timeout after `last_seen_at`,
     /// never after `expires_at`.
     pub idle_expires_at: i64,
+    /// When a second factor was last proved in this session.
+    pub mfa_at: Option<i64>,
 }
 
 pub fn insert(conn: &mut DbConnection, row: &SessionRow) -> Result<(), StoreError> {
@@ -69,6 +71,13 @@ pub fn touch(
             .execute(conn)?;
         Ok(())
     })
+}
+
+pub fn set_mfa_at(conn: &mut DbConnection, id: &str, at: i64) -> Result<(), StoreError> {
+    diesel::update(sessions::table.find(id))
+        .set(sessions::mfa_at.eq(at))
+        .execute(conn)?;
+    Ok(())
 }
 
 pub fn get(conn: &mut DbConnection, id: &str) -> Result<Option<SessionRow>, StoreError> {

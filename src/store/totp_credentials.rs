@@ -43,3 +43,60 @@ pub fn delete(conn: &mut DbConnection, id: &str) -> Result<(), StoreError> {
     diesel::delete(totp_credentials::table.find(id)).execute(conn)?;
     Ok(())
 }
+
+/// The user's confirmed credentials (the ones a code is checked against).
+pub fn confirmed(
+    conn: &mut DbConnection,
+    user_id: &str,
+) -> Result<Vec<TotpCredentialRow>, StoreError> {
+    Ok(totp_credentials::table
+        .filter(totp_credentials::user_id.eq(user_id))
+        .filter(totp_credentials::confirmed_at.is_not_null())
+        .order(totp_credentials::created_at.asc())
+        .select(TotpCredentialRow::as_select())
+        .load(conn)?)
+}
+
+/// The user's credential waiting for its first code, if any.
+pub fn unconfirmed(
+    conn: &mut DbConnection,
+    user_id: &str,
+) -> Result<Option<TotpCredentialRow>, StoreError> {
+    Ok(totp_credentials::table
+        .filter(totp_credentials::user_id.eq(user_id))
+        .filter(totp_credentials::confirmed_at.is_null())
+        .select(TotpCredentialRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Remembers that the code of `step` was used, unless this or a later step already was:
+/// `false` means a replay (RFC 6238 §5.2). One conditional UPDATE, so two sessions
+/// presenting the same code at once cannot both win.
+pub fn use_step(conn: &mut DbConnection, id: &str, step: i64) -> Result<bool, StoreError> {
+    let n = diesel::update(
+        totp_credentials::table.find(id).filter(
+            totp_credentials::last_used_step
+                .is_null()
+                .or(totp_credentials::last_used_step.lt(step)),
+        ),
+    )
+    .set(totp_credentials::last_used_step.eq(step))
+    .execute(conn)?;
+    Ok(n == 1)
+}
+
+pub fn confirm(conn: &mut DbConnection, id: &str, now: i64) -> Result<(), StoreError> {
+    diesel::update(totp_credentials::table.find(id))
+        .set(totp_credentials::confirmed_at.eq(now))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Removes every credential of the user, confirmed or not.
+pub fn delete_for_user(conn: &mut DbConnection, user_id: &str) -> Result<usize, StoreError> {
+    Ok(
+        diesel::delete(totp_credentials::table.filter(totp_credentials::user_id.eq(user_id)))
+            .execute(conn)?,
+    )
+}

@@ -273,6 +273,7 @@ async fn keys_gone_from_the_jwks_and_implausible_tokens_verify_nothing() {
             scope: "openid".into(),
             auth_time: None,
             acr: None,
+            amr: Vec::new(),
             sid: None,
             grant_id: None,
         };

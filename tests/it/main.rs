@@ -19,6 +19,7 @@ mod lifecycle;
 mod logout;
 mod processes;
 mod signin;
+mod step_up;
 mod storage;
 mod token;
 mod userinfo;

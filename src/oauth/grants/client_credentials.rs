@@ -236,6 +236,7 @@ fn issue(
             scope: scope.join(" "),
             auth_time: None,
             acr: None,
+            amr: Vec::new(),
             sid: None,
             grant_id: None,
         },

@@ -73,6 +73,7 @@ pub fn tokens(
             scope: scope.join(" "),
             auth_time: Some(who.auth_time),
             acr: who.acr.map(str::to_owned),
+            amr: who.amr.clone(),
             sid: who.session_id.map(str::to_owned),
             grant_id: Some(who.grant_id.to_owned()),
         },

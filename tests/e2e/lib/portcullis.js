@@ -19,6 +19,7 @@ export const PEOPLE = {
   erin: 'Erin Brockovich',
   frank: 'Frank Herbert',
   mallory: 'Mallory Attacker',
+  grace: 'Grace Hopper',
 };
 
 /// A port nobody listens on now (the kernel's choice), for a server that must know its

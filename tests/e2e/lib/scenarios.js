@@ -8,6 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { arrivedAt, launch, openTab, step, see, fill, press, shot, RESULTS } from './browser.js';
 import { startAttacker, startSpa, startWebClient } from './clients.js';
+import { codeAfter, codeAt, stepNow, wrongCode } from './authenticator.js';
 import { PASSWORD, PEOPLE, startPortcullis } from './portcullis.js';
 
 export function suite(browserName) {
@@ -115,6 +116,108 @@ export function suite(browserName) {
         await press(tab, 'Sign in');
         await see(tab, 'to continue to Photo app');
         assert.ok(await tab.$('input[type=password]'), 'a password field');
+      });
+    });
+
+    scenario('two-step verification: turn it on, step up in the SPA, recovery codes, turn it off', async (tab) => {
+      let key;
+      let used; // the step of the last code from the app
+      let codes;
+      let replaced;
+      const recoveryCodes = () => tab.$$eval('ul.codes code', (cs) => cs.map((c) => c.textContent));
+      await step(tab, 'the account page leads to it', async () => {
+        await go(tab, `${issuer()}/login`);
+        await signIn(tab, 'grace');
+        await see(tab, 'You are signed in as grace');
+        await tab.locator('a[href="/account/mfa"]').click();
+        await see(tab, 'Scan this code with an authenticator app');
+      });
+      await step(tab, 'a QR code drawn by the server, and the key as text', async () => {
+        assert.ok(await tab.$('figure.qr svg'), 'an inline SVG QR code');
+        key = await tab.$eval('#secret', (e) => e.dataset.otpSecret);
+        assert.match(key, /^[A-Z2-7]{32}$/);
+        await shot(tab, 'mfa-enrol');
+      });
+      await step(tab, 'a wrong code does not turn it on', async () => {
+        await fill(tab, '#code', wrongCode(key));
+        await press(tab, 'Turn on');
+        await see(tab, 'That code is not right');
+        await see(tab, 'Scan this code with an authenticator app');
+        assert.equal(await tab.$eval('#secret', (e) => e.dataset.otpSecret), key, 'the same key');
+      });
+      await step(tab, "the app's code turns it on; ten recovery codes, shown once", async () => {
+        used = stepNow();
+        await fill(tab, '#code', codeAt(key, used));
+        await press(tab, 'Turn on');
+        await see(tab, 'Your recovery codes');
+        codes = await recoveryCodes();
+        assert.equal(codes.length, 10);
+        await shot(tab, 'recovery-codes');
+        await tab.locator('#continue').click();
+        await see(tab, 'Two-step verification is on. 10 recovery codes are left.');
+        await shot(tab, 'mfa-on');
+      });
+
+      // On another device: the SPA signs in with the password, then asks for more.
+      const spaTab = await openTab(browser);
+      spaTab.browserName = browserName;
+      spaTab.label = `${tab.label}/spa`;
+      try {
+        await step(spaTab, 'signed in to the SPA with a password', async () => {
+          await go(spaTab, spa.origin);
+          await see(spaTab, 'Not signed in');
+          await press(spaTab, 'Sign in');
+          await signIn(spaTab, 'grace', { app: 'Photo app' });
+          await allow(spaTab, 'Photo app');
+          await see(spaTab, 'Signed in as Grace Hopper');
+          await see(spaTab, 'Level urn:portcullis:acr:pwd by pwd');
+        });
+        await step(spaTab, 'the SPA asks for mfa: a code page, no password', async () => {
+          await press(spaTab, "Verify it's me");
+          await see(spaTab, 'Enter your code');
+          await see(spaTab, 'Photo app asks for a second step');
+          assert.equal(await spaTab.$('input[type=password]'), null, 'no password field');
+          assert.equal(await spaTab.$eval('#code', (e) => e.getAttribute('autocomplete')), 'one-time-code');
+          await shot(spaTab, 'login-otp');
+        });
+        await step(spaTab, 'a wrong code is named as such', async () => {
+          await fill(spaTab, '#code', wrongCode(key));
+          await press(spaTab, 'Verify');
+          await see(spaTab, 'That code is not right');
+          await shot(spaTab, 'login-otp-error');
+        });
+        await step(spaTab, "the app's code: back in the SPA, which shows the level", async () => {
+          await fill(spaTab, '#code', codeAfter(key, used));
+          await press(spaTab, 'Verify');
+          await see(spaTab, 'Level urn:portcullis:acr:mfa by pwd, otp, mfa');
+          await arrivedAt(spaTab, spa.origin);
+        });
+      } finally {
+        await spaTab.done();
+      }
+
+      await step(tab, 'new recovery codes, proven with a recovery code', async () => {
+        await go(tab, `${issuer()}/account/mfa`);
+        await fill(tab, '#renew-code', codes[0]);
+        await press(tab, 'New recovery codes');
+        await see(tab, 'Your recovery codes');
+        const renewed = await recoveryCodes();
+        assert.equal(renewed.length, 10);
+        assert.ok(renewed.every((c) => !codes.includes(c)), 'all of them new');
+        [replaced, codes] = [codes, renewed];
+        await tab.locator('#continue').click();
+        await see(tab, '10 recovery codes are left');
+      });
+      await step(tab, 'the codes they replaced no longer count', async () => {
+        await fill(tab, '#remove-code', replaced[2]);
+        await press(tab, 'Turn off two-step verification');
+        await see(tab, 'That code is not right');
+        await see(tab, 'Two-step verification is on.');
+      });
+      await step(tab, 'turned off with a recovery code', async () => {
+        await fill(tab, '#remove-code', codes[1]);
+        await press(tab, 'Turn off two-step verification');
+        await see(tab, 'Scan this code with an authenticator app');
       });
     });
 

@@ -14,10 +14,14 @@ const manager = new oidc.UserManager({
   // The ID token carries who and how (OpenID Connect Core §5.4: with an access token,
   // profile claims come from /userinfo); oidc-client-ts adds them to the profile.
   loadUserInfo: true,
+  // Keep acr and amr in the profile (oidc-client-ts drops them by default): the app
+  // shows how the person signed in.
+  filterProtocolClaims: ['nbf', 'jti', 'nonce', 'azp', 'at_hash'],
 });
 
 const status = document.getElementById('status');
 const output = document.getElementById('output');
+const assurance = document.getElementById('assurance');
 const show = (text) => { output.textContent = text; };
 
 async function route() {
@@ -44,9 +48,16 @@ async function route() {
   }
   const user = await manager.getUser();
   status.textContent = user ? `Signed in as ${user.profile.name}` : 'Not signed in';
+  // How the person signed in (OpenID Connect Core §2: acr and amr in the ID token).
+  if (user) assurance.textContent = `Level ${user.profile.acr} by ${(user.profile.amr || []).join(', ')}`;
 }
 
 document.getElementById('sign-in').onclick = () => manager.signinRedirect();
+// Before a payment: the app asks for the second factor (acr_values, OpenID Connect Core
+// §3.1.2.1); Portcullis asks only for what is missing.
+document.getElementById('step-up').onclick = () => manager.signinRedirect({
+  acr_values: 'urn:portcullis:acr:mfa',
+});
 document.getElementById('sign-out').onclick = () => manager.signoutRedirect();
 document.getElementById('userinfo').onclick = async () => {
   const user = await manager.getUser();

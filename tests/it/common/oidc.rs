@@ -147,8 +147,9 @@ pub fn query_of(url: &str) -> std::collections::HashMap<String, String> {
 }
 
 /// Follows our own redirects (sign-in, consent, resume) until the browser is sent to
-/// the client or shown a page; signs in as alice and allows consent on the way. Returns
-/// the last response.
+/// the client or shown a page; signs in as alice and allows consent on the way. Stops
+/// at the step-up page (`/login/otp`): the caller types the code. Returns the last
+/// response.
 pub async fn drive(app: &TestApp, browser: &reqwest::Client, start: &str) -> reqwest::Response {
     let mut response = browser.get(start).send().await.unwrap();
     for _ in 0..8 {
@@ -156,7 +157,7 @@ pub async fn drive(app: &TestApp, browser: &reqwest::Client, start: &str) -> req
             return response;
         }
         let next = location(&response);
-        if !next.starts_with('/') {
+        if !next.starts_with('/') || next.starts_with("/login/otp") {
             return response;
         }
         response = if next.starts_with("/login") {
