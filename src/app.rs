@@ -262,7 +262,9 @@ impl Application {
             None => None,
         };
         let state = web::Data::new(AppState {
-            discovery_json: ProviderMetadata::new(&issuer).to_json().into(),
+            discovery_json: ProviderMetadata::new(&issuer, &core.config.mfa.names())
+                .to_json()
+                .into(),
             db: core.db.clone(),
             keys: ring.clone(),
             jwks_cache_control: format!(

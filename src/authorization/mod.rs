@@ -344,7 +344,7 @@ fn proceed(
     let step_up = match &session {
         None => StepUp::Go,
         Some(s) => {
-            let requirement = Requirement::of(&request.oidc, client);
+            let requirement = Requirement::of(&request.oidc, client, &flow.assurance.names);
             let level = s.assurance(now, flow.assurance.level_max_age).level;
             let enrolled =
                 assurance::may_step_up(requirement, level) && totp::enrolled(conn, &s.user_id)?;

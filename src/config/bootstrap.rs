@@ -98,6 +98,7 @@ pub struct UserConfig {
 pub(super) fn validate_all(
     clients: &mut [ClientConfig],
     users: &mut [UserConfig],
+    acr_names: &crate::oidc::acr::Names,
 ) -> Result<(), String> {
     let mut ids = HashSet::new();
     for (i, c) in clients.iter_mut().enumerate() {
@@ -109,6 +110,14 @@ pub(super) fn validate_all(
         )?;
         c.client_secret_file = None;
         client::validate(c).map_err(|e| format!("{at}.{e}"))?;
+        // Levels by the names this server gives them (`[mfa.acr_names]`).
+        for (j, acr) in c.default_acr_values.iter().enumerate() {
+            if acr_names.parse(acr).is_none() {
+                return Err(format!(
+                    "{at}.default_acr_values[{j}]: {acr:?} is not a level this server knows"
+                ));
+            }
+        }
         if !ids.insert(c.client_id.clone()) {
             return Err(format!("{at}.client_id: {:?} is listed twice", c.client_id));
         }

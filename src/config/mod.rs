@@ -260,6 +260,32 @@ pub struct MfaConfig {
     pub enroll_on_step_up: bool,
     /// Scope → the level (`acr` value) it needs; below it the scope is not granted.
     pub scope_levels: std::collections::BTreeMap<String, String>,
+    /// The `acr` values clients and tokens use for the two levels.
+    pub acr_names: AcrNames,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AcrNames {
+    /// A password (one factor).
+    pub pwd: String,
+    /// A password and a second factor.
+    pub mfa: String,
+}
+
+impl Default for AcrNames {
+    fn default() -> Self {
+        AcrNames {
+            pwd: crate::oidc::acr::PWD.to_owned(),
+            mfa: crate::oidc::acr::MFA.to_owned(),
+        }
+    }
+}
+
+impl MfaConfig {
+    pub fn names(&self) -> crate::oidc::acr::Names {
+        crate::oidc::acr::Names::new(&self.acr_names.pwd, &self.acr_names.mfa)
+    }
 }
 
 impl Default for MfaConfig {
@@ -269,6 +295,7 @@ impl Default for MfaConfig {
             level_max_age: Lifetime::secs(15 * 60),
             enroll_on_step_up: false,
             scope_levels: Default::default(),
+            acr_names: AcrNames::default(),
         }
     }
 }
@@ -390,8 +417,24 @@ impl Config {
             return Err("database.max_connections: must be at least 1".into());
         }
         self.validate_lifetimes()?;
+        let AcrNames { pwd, mfa } = &self.mfa.acr_names;
+        for (key, name) in [("pwd", pwd), ("mfa", mfa)] {
+            // acr_values is a space-separated list (OpenID Connect Core §3.1.2.1).
+            if name.is_empty() || name.contains(char::is_whitespace) {
+                return Err(format!(
+                    "mfa.acr_names.{key}: must be a non-empty value without spaces"
+                ));
+            }
+        }
+        if pwd == mfa || pwd == crate::oidc::acr::PAPE_MULTI_FACTOR {
+            return Err(
+                "mfa.acr_names.pwd: must differ from mfa and from the PAPE multi-factor policy"
+                    .into(),
+            );
+        }
+        let names = self.mfa.names();
         for (scope, level) in &self.mfa.scope_levels {
-            if crate::oidc::acr::Level::parse(level).is_none() {
+            if names.parse(level).is_none() {
                 return Err(format!(
                     "mfa.scope_levels.{scope}: {level:?} is not a level this server knows"
                 ));
@@ -405,7 +448,7 @@ impl Config {
         {
             return Err("mfa.issuer_label: must not contain ':'".into());
         }
-        bootstrap::validate_all(&mut self.clients, &mut self.users)
+        bootstrap::validate_all(&mut self.clients, &mut self.users, &names)
     }
 
     fn validate_lifetimes(&self) -> Result<(), String> {
@@ -548,6 +591,36 @@ mod tests {
         assert_eq!(config.listen, "127.0.0.1:8080");
         assert_eq!(config.database_url(), "sqlite://data/portcullis.db");
         assert_eq!(config.tokens.access_token_ttl.as_secs(), 600);
+    }
+
+    #[test]
+    fn level_names_must_be_usable_in_acr_values() {
+        for (pwd, mfa) in [
+            ("urn:a b", "urn:gold"),
+            ("", "urn:gold"),
+            ("urn:same", "urn:same"),
+            (crate::oidc::acr::PAPE_MULTI_FACTOR, "urn:gold"),
+        ] {
+            let mut config = Config::default();
+            config.mfa.acr_names.pwd = pwd.into();
+            config.mfa.acr_names.mfa = mfa.into();
+            let error = config.validate().unwrap_err().0;
+            assert!(
+                error.starts_with("mfa.acr_names."),
+                "{pwd:?}/{mfa:?}: {error}"
+            );
+        }
+        // scope_levels and default_acr_values are read with the configured names.
+        let mut config = Config::default();
+        config.mfa.acr_names.mfa = "urn:gold".into();
+        config.mfa.scope_levels = [("payment".to_owned(), crate::oidc::acr::MFA.to_owned())].into();
+        assert!(config
+            .validate()
+            .unwrap_err()
+            .0
+            .starts_with("mfa.scope_levels.payment"));
+        config.mfa.scope_levels = [("payment".to_owned(), "urn:gold".to_owned())].into();
+        config.validate().unwrap();
     }
 
     #[test]

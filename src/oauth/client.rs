@@ -84,13 +84,6 @@ pub fn validate(c: &ClientConfig) -> Result<(), String> {
     for (i, uri) in c.post_logout_redirect_uris.iter().enumerate() {
         validate_redirect_uri(uri).map_err(|e| format!("post_logout_redirect_uris[{i}]: {e}"))?;
     }
-    for (i, acr) in c.default_acr_values.iter().enumerate() {
-        if crate::oidc::acr::Level::parse(acr).is_none() {
-            return Err(format!(
-                "default_acr_values[{i}]: {acr:?} is not a level this server knows"
-            ));
-        }
-    }
     if c.require_acr && c.default_acr_values.is_empty() {
         return Err("require_acr: needs default_acr_values".into());
     }

@@ -142,7 +142,7 @@ pub fn introspect(
         sub: Some(row.user_id),
         iss: Some(settings.issuer.clone()),
         amr: crate::oauth::grants::mint::amr_list(row.amr.as_deref()),
-        acr: row.acr,
+        acr: row.acr.map(|a| settings.acr_names.public(&a)),
         auth_time: Some(row.auth_time),
         ..Introspection::default()
     })

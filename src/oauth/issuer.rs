@@ -24,6 +24,9 @@ pub struct TokenSettings {
     pub max_signed_lifetime: i64,
     /// Scope → seconds after `auth_time` when it lapses.
     pub scope_lifetimes: Vec<(String, i64)>,
+    /// What tokens call the assurance levels (`[mfa.acr_names]`); rows keep the
+    /// built-in names.
+    pub acr_names: crate::oidc::acr::Names,
 }
 
 impl TokenSettings {
@@ -45,6 +48,7 @@ impl TokenSettings {
                 .iter()
                 .map(|(k, v)| (k.clone(), v.as_secs()))
                 .collect(),
+            acr_names: config.mfa.names(),
         }
     }
 }

@@ -13,7 +13,7 @@
 //!   `require_acr` the first of them is a minimum for every request.
 
 use crate::config::MfaConfig;
-use crate::oidc::acr::Level;
+use crate::oidc::acr::{Level, Names};
 use crate::oidc::request::OidcParams;
 use crate::store::clients::ClientRow;
 
@@ -25,18 +25,22 @@ pub struct Policy {
     pub enroll_on_step_up: bool,
     /// Scope → the level it needs.
     pub scope_levels: Vec<(String, Level)>,
+    /// What clients call the levels (`[mfa.acr_names]`).
+    pub names: Names,
 }
 
 impl Policy {
     pub fn new(config: &MfaConfig) -> Policy {
+        let names = config.names();
         Policy {
             level_max_age: config.level_max_age.as_secs(),
             enroll_on_step_up: config.enroll_on_step_up,
             scope_levels: config
                 .scope_levels
                 .iter()
-                .filter_map(|(scope, level)| Some((scope.clone(), Level::parse(level)?)))
+                .filter_map(|(scope, level)| Some((scope.clone(), names.parse(level)?)))
                 .collect(),
+            names,
         }
     }
 
@@ -69,8 +73,10 @@ pub enum Requirement {
 }
 
 impl Requirement {
-    pub fn of(oidc: &OidcParams, client: &ClientRow) -> Requirement {
-        let asked = match oidc.claims.as_ref().and_then(|c| c.acr()) {
+    /// `names`: the server's names for its levels, which the request and the client's
+    /// `default_acr_values` use.
+    pub fn of(oidc: &OidcParams, client: &ClientRow, names: &Names) -> Requirement {
+        let asked = match oidc.claims.as_ref().and_then(|c| c.acr(names)) {
             Some(claim) if claim.essential => match claim.levels.iter().min() {
                 Some(level) => Some(Requirement::Minimum(*level)),
                 None if claim.unknown => return Requirement::Unmeetable,
@@ -79,11 +85,15 @@ impl Requirement {
             Some(claim) => claim.levels.first().map(|l| Requirement::Wish(*l)),
             None => None,
         };
-        let asked = asked.or_else(|| oidc.acr_levels().first().map(|l| Requirement::Wish(*l)));
+        let asked = asked.or_else(|| {
+            oidc.acr_levels(names)
+                .first()
+                .map(|l| Requirement::Wish(*l))
+        });
         let defaults: Vec<Level> = serde_json::from_str::<Vec<String>>(&client.default_acr_values)
             .unwrap_or_default()
             .iter()
-            .filter_map(|v| Level::parse(v))
+            .filter_map(|v| names.parse(v))
             .collect();
         let client_minimum = defaults.first().filter(|_| client.require_acr).copied();
         let requirement = asked
@@ -189,7 +199,8 @@ mod tests {
     #[test]
     fn what_a_request_needs() {
         let plain = client(&[], false);
-        let of = |a: &[&str], c: Option<&str>| Requirement::of(&params(a, c), &plain);
+        let of =
+            |a: &[&str], c: Option<&str>| Requirement::of(&params(a, c), &plain, &Names::default());
         assert_eq!(of(&[], None), Requirement::None);
         assert_eq!(of(&[MFA], None), Requirement::Wish(Level::Mfa));
         assert_eq!(
@@ -213,26 +224,26 @@ mod tests {
     fn a_client_can_ask_by_default_or_require() {
         let wishes = client(&[MFA], false);
         assert_eq!(
-            Requirement::of(&params(&[], None), &wishes),
+            Requirement::of(&params(&[], None), &wishes, &Names::default()),
             Requirement::Wish(Level::Mfa)
         );
         assert_eq!(
-            Requirement::of(&params(&[PWD], None), &wishes),
+            Requirement::of(&params(&[PWD], None), &wishes, &Names::default()),
             Requirement::Wish(Level::Pwd),
             "the request's own level wins over the default"
         );
         let requires = client(&[MFA], true);
         assert_eq!(
-            Requirement::of(&params(&[PWD], None), &requires),
+            Requirement::of(&params(&[PWD], None), &requires, &Names::default()),
             Requirement::Minimum(Level::Mfa)
         );
         assert_eq!(
-            Requirement::of(&params(&[], None), &requires),
+            Requirement::of(&params(&[], None), &requires, &Names::default()),
             Requirement::Minimum(Level::Mfa)
         );
         let floor = client(&[PWD], true);
         assert_eq!(
-            Requirement::of(&params(&[MFA], None), &floor),
+            Requirement::of(&params(&[MFA], None), &floor, &Names::default()),
             Requirement::Wish(Level::Mfa),
             "a wish above the floor stays a wish"
         );
@@ -265,6 +276,7 @@ mod tests {
             level_max_age: 900,
             enroll_on_step_up: false,
             scope_levels: vec![("payment".into(), Level::Mfa)],
+            names: Names::default(),
         };
         let scope = vec!["openid".to_string(), "payment".to_string()];
         assert_eq!(

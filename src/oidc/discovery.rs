@@ -36,7 +36,7 @@ pub struct ProviderMetadata {
     /// RFC 9207 §3.
     pub authorization_response_iss_parameter_supported: bool,
     pub claims_supported: [&'static str; 14],
-    pub acr_values_supported: Vec<&'static str>,
+    pub acr_values_supported: Vec<String>,
     /// Discovery §3: the `claims` request parameter (Core §5.5) is understood — for
     /// `acr` as an essential claim.
     pub claims_parameter_supported: bool,
@@ -47,7 +47,8 @@ pub struct ProviderMetadata {
 }
 
 impl ProviderMetadata {
-    pub fn new(issuer: &str) -> Self {
+    /// `acr_names`: the names the levels go by (`[mfa.acr_names]`).
+    pub fn new(issuer: &str, acr_names: &acr::Names) -> Self {
         let at = |path: &str| format!("{issuer}{path}");
         ProviderMetadata {
             issuer: issuer.to_owned(),
@@ -96,7 +97,7 @@ impl ProviderMetadata {
                 "email",
                 "email_verified",
             ],
-            acr_values_supported: acr::SUPPORTED.to_vec(),
+            acr_values_supported: acr_names.supported(),
             claims_parameter_supported: true,
             prompt_values_supported: ["none", "login", "consent", "select_account"],
             request_parameter_supported: false,

@@ -63,7 +63,7 @@ pub fn for_grant(
         iat: now,
         auth_time: who.auth_time,
         nonce: who.nonce.map(str::to_owned),
-        acr: who.acr.map(str::to_owned),
+        acr: who.acr.map(|a| settings.acr_names.public(a)),
         amr: who.amr.clone(),
         at_hash: Some(at_hash(access_token)),
         sid: who.session_id.map(str::to_owned),

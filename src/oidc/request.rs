@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::oauth::params::{has_control, Params};
-use crate::oidc::acr::Level;
+use crate::oidc::acr::{Level, Names};
 
 /// Checklist §3 limits.
 const MAX_NONCE: usize = 512;
@@ -79,8 +79,9 @@ pub struct AcrClaim {
 }
 
 impl ClaimsRequest {
-    /// The request for `acr`, in the ID token (or else from UserInfo).
-    pub fn acr(&self) -> Option<AcrClaim> {
+    /// The request for `acr`, in the ID token (or else from UserInfo), read with the
+    /// server's level names.
+    pub fn acr(&self, names: &Names) -> Option<AcrClaim> {
         let asked = self
             .id_token
             .get("acr")
@@ -99,7 +100,7 @@ impl ClaimsRequest {
             .collect();
         let levels: Vec<Level> = values
             .iter()
-            .filter_map(|v| v.as_str().and_then(Level::parse))
+            .filter_map(|v| v.as_str().and_then(|v| names.parse(v)))
             .collect();
         Some(AcrClaim {
             unknown: levels.len() < values.len(),
@@ -112,10 +113,10 @@ impl ClaimsRequest {
 impl OidcParams {
     /// The `acr_values` we know, in the client's order of preference (§3.1.2.1: a
     /// voluntary request).
-    pub fn acr_levels(&self) -> Vec<Level> {
+    pub fn acr_levels(&self, names: &Names) -> Vec<Level> {
         self.acr_values
             .iter()
-            .filter_map(|v| Level::parse(v))
+            .filter_map(|v| names.parse(v))
             .collect()
     }
 }
@@ -227,7 +228,7 @@ mod tests {
             "values": [crate::oidc::acr::PAPE_MULTI_FACTOR, "urn:example:x"]}}, "other": 1});
         let claims: ClaimsRequest = serde_json::from_value(essential).unwrap();
         assert_eq!(
-            claims.acr(),
+            claims.acr(&Names::default()),
             Some(AcrClaim {
                 levels: vec![Level::Mfa],
                 unknown: true,
@@ -236,11 +237,15 @@ mod tests {
         );
         let any: ClaimsRequest = serde_json::from_str(r#"{"id_token":{"acr":null}}"#).unwrap();
         assert_eq!(
-            any.acr().map(|a| (a.levels.len(), a.essential)),
+            any.acr(&Names::default())
+                .map(|a| (a.levels.len(), a.essential)),
             Some((0, false))
         );
         let p = Params::parse(b"acr_values=urn:example:x+urn:portcullis:acr:mfa").unwrap();
-        assert_eq!(parse(&p).unwrap().acr_levels(), vec![Level::Mfa]);
+        assert_eq!(
+            parse(&p).unwrap().acr_levels(&Names::default()),
+            vec![Level::Mfa]
+        );
     }
 
     #[test]

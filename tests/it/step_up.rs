@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use crate::common::oidc::{
     self, authorize_url, browser, csrf_of, drive, introspect, location, pkce, query_of, redeem,
-    refresh, FIRST, FIRST_CALLBACK, PASSWORD, WEB, WEB_CALLBACK,
+    refresh, FIRST, FIRST_CALLBACK, PASSWORD, WEB, WEB_CALLBACK, WEB_SECRET,
 };
 use crate::common::TestApp;
 
@@ -645,4 +645,60 @@ async fn discovery_lists_both_levels_and_the_claims_parameter() {
         serde_json::json!([PWD, MFA])
     );
     assert_eq!(metadata["claims_parameter_supported"], true);
+}
+
+#[tokio::test]
+async fn renamed_levels_are_what_clients_send_and_tokens_say() {
+    const SILVER: &str = "urn:example:silver";
+    const GOLD: &str = "urn:example:gold";
+    let app = spawn_with(|c| {
+        c.mfa.acr_names.pwd = SILVER.into();
+        c.mfa.acr_names.mfa = GOLD.into();
+        c.mfa.scope_levels = BTreeMap::from([("payment".to_owned(), GOLD.to_owned())]);
+    })
+    .await;
+    let metadata = app.get_json("/.well-known/openid-configuration").await;
+    assert_eq!(
+        metadata["acr_values_supported"],
+        serde_json::json!([SILVER, GOLD])
+    );
+
+    let alice = signed_in(&app, "alice").await;
+    // The built-in name is not one of ours any more.
+    let (_, challenge) = pkce();
+    let builtin = format!(r#"{{"id_token":{{"acr":{{"essential":true,"values":["{MFA}"]}}}}}}"#);
+    let url = authorize_url(&app, WEB, WEB_CALLBACK, &challenge, &[("claims", &builtin)]);
+    let refused = query_of(&location(&alice.get(&url).send().await.unwrap()));
+    assert_eq!(refused["error"], "unmet_authentication_requirements");
+
+    let (verifier, challenge) = pkce();
+    let url = authorize_url(
+        &app,
+        WEB,
+        WEB_CALLBACK,
+        &challenge,
+        &[("acr_values", GOLD), ("scope", "openid offline_access")],
+    );
+    let step_up = location(&drive(&app, &alice, &url).await);
+    assert!(step_up.starts_with("/login/otp?request="), "{step_up}");
+    let typed = type_code(&app, &alice, &step_up, &code_at(&app, ALICE_TOTP, 0)).await;
+    let tokens = tokens_for(&app, &alice, &app.url(&location(&typed)), &verifier).await;
+    assert_eq!(claims(tokens["id_token"].as_str().unwrap())["acr"], GOLD);
+    let access = tokens["access_token"].as_str().unwrap();
+    assert_eq!(claims(access)["acr"], GOLD);
+    assert_eq!(introspect(&app, access).await["acr"], GOLD);
+    // A refresh token's row keeps the built-in name; introspection says ours.
+    let seen: Value = app
+        .http
+        .post(app.url("/introspect"))
+        .basic_auth(WEB, Some(WEB_SECRET))
+        .form(&[("token", tokens["refresh_token"].as_str().unwrap())])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(seen["active"], true);
+    assert_eq!(seen["acr"], GOLD);
 }

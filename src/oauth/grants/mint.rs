@@ -72,7 +72,7 @@ pub fn tokens(
             client_id: client.id.clone(),
             scope: scope.join(" "),
             auth_time: Some(who.auth_time),
-            acr: who.acr.map(str::to_owned),
+            acr: who.acr.map(|a| s.acr_names.public(a)),
             amr: who.amr.clone(),
             sid: who.session_id.map(str::to_owned),
             grant_id: Some(who.grant_id.to_owned()),
