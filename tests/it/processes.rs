@@ -12,6 +12,7 @@ use crate::common::{eventually, TestDb};
 const PASSWORD: &str = "correct horse battery staple";
 const CLIENT_SECRET: &str = "client-secret-that-must-never-be-logged";
 const SECRET_KEY: &str = "process-test-secret-key-0123456789abcdef";
+const TOTP_SECRET: &str = "KRUGS4ZANFZSA43FMNZGK5BAOBQXG43X";
 
 struct Serve {
     child: Child,
@@ -89,6 +90,7 @@ scopes = ["images:read"]
 [[users]]
 username = "alice"
 password = {PASSWORD:?}
+totp_secret = {TOTP_SECRET:?}
 "#,
             url = db.url,
             data = dir.path().display().to_string(),
@@ -130,7 +132,7 @@ password = {PASSWORD:?}
 
     for output in [first.stop(), second.stop()] {
         assert!(output.contains("Portcullis is serving issuer"), "{output}");
-        for secret in [PASSWORD, CLIENT_SECRET, SECRET_KEY] {
+        for secret in [PASSWORD, CLIENT_SECRET, SECRET_KEY, TOTP_SECRET] {
             assert!(
                 !output.contains(secret),
                 "a secret reached the output:\n{output}"
