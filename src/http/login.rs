@@ -90,11 +90,7 @@ pub async fn submit(
                 None => HOME.to_owned(),
             };
             let mut response = see_other(&next);
-            let _ = response.add_cookie(
-                &state
-                    .cookies
-                    .build(state.cookies.session_name(), started.cookie_secret),
-            );
+            set_session_cookie(&state, &mut response, started.cookie_secret);
             Ok(response)
         }
         Outcome::Rejected => {
@@ -161,4 +157,10 @@ pub fn form_config() -> web::FormConfig {
     web::FormConfig::default()
         .limit(8 * 1024)
         .error_handler(|_, _| AppError::BadRequest("The form could not be read.").into())
+}
+
+/// Gives the browser the session's cookie: a new session, or one whose secret changed
+/// (a second factor added).
+pub(super) fn set_session_cookie(state: &AppState, response: &mut HttpResponse, secret: String) {
+    let _ = response.add_cookie(&state.cookies.build(state.cookies.session_name(), secret));
 }

@@ -14,6 +14,7 @@ use serde::Deserialize;
 
 use super::account::signed_in;
 use super::authorize::{is_request_id, request_id, see_other};
+use super::login::set_session_cookie;
 use super::{csrf, page, AppState};
 use crate::error::AppError;
 use crate::people::mfa::{self, Change, Check, Status};
@@ -151,7 +152,7 @@ pub async fn confirm(
         mfa::limit(&state.sign_in),
         state.clock.now(),
     );
-    let (check, codes) = state
+    let (check, enrolled) = state
         .db
         .run(move |conn| {
             mfa::complete_enrolment(conn, &master, limit, &session, &credential, &code, now)
@@ -161,7 +162,20 @@ pub async fn confirm(
         Some(id) => format!("/authorize/resume?request={id}"),
         None => "/account/mfa".to_owned(),
     };
-    answer(&req, &state, check, &codes, &next, request.as_deref()).await
+    let Some(enrolled) = enrolled else {
+        return answer(&req, &state, check, &[], &next, request.as_deref()).await;
+    };
+    let mut response = answer(
+        &req,
+        &state,
+        check,
+        &enrolled.recovery_codes,
+        &next,
+        request.as_deref(),
+    )
+    .await?;
+    set_session_cookie(&state, &mut response, enrolled.cookie_secret);
+    Ok(response)
 }
 
 pub async fn renew_recovery_codes(

@@ -10,7 +10,7 @@ use serde::Deserialize;
 
 use super::account::signed_in;
 use super::authorize::{is_request_id, request_id, see_other};
-use super::login::{waiting_for, HOME};
+use super::login::{set_session_cookie, waiting_for, HOME};
 use super::mfa::WRONG_CODE;
 use super::{csrf, page, AppState};
 use crate::authorization::Waiting;
@@ -73,15 +73,21 @@ pub async fn submit(
         mfa::limit(&state.sign_in),
         state.clock.now(),
     );
-    let check = state
+    let (check, cookie_secret) = state
         .db
         .run(move |conn| mfa::step_up(conn, &master, limit, &session, &code, now))
         .await?;
     match check {
-        Check::Accepted(_) => Ok(see_other(&match &request {
-            Some(id) => format!("/authorize/resume?request={id}"),
-            None => HOME.to_owned(),
-        })),
+        Check::Accepted(_) => {
+            let mut response = see_other(&match &request {
+                Some(id) => format!("/authorize/resume?request={id}"),
+                None => HOME.to_owned(),
+            });
+            if let Some(secret) = cookie_secret {
+                set_session_cookie(&state, &mut response, secret);
+            }
+            Ok(response)
+        }
         Check::Rejected => {
             let waiting = waiting_for(&req, &state, request.as_deref()).await?;
             Ok(render(

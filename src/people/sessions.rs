@@ -148,9 +148,17 @@ pub fn current(
 }
 
 /// Records a second factor proved in session `id` at `now` (step-up: the first factor
-/// and the session's lifetime stay as they were).
-pub fn add_second_factor(conn: &mut DbConnection, id: &str, now: i64) -> Result<(), StoreError> {
-    store::set_mfa_at(conn, id, now)
+/// and the session's lifetime stay as they were), under a new secret: the cookie from
+/// before the step no longer opens the session (no fixation across a change of level,
+/// OWASP ASVS 3.2.1). The new cookie secret comes back.
+pub fn add_second_factor(
+    conn: &mut DbConnection,
+    id: &str,
+    now: i64,
+) -> Result<String, StoreError> {
+    let cookie_secret = token::random_secret();
+    store::set_mfa_at(conn, id, now, &token::sha256(cookie_secret.as_bytes()))?;
+    Ok(cookie_secret)
 }
 
 /// Ends the session behind a cookie secret, if any.

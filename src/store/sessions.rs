@@ -73,9 +73,18 @@ pub fn touch(
     })
 }
 
-pub fn set_mfa_at(conn: &mut DbConnection, id: &str, at: i64) -> Result<(), StoreError> {
+/// Records a second factor at `at` and replaces the session's secret (its cookie).
+pub fn set_mfa_at(
+    conn: &mut DbConnection,
+    id: &str,
+    at: i64,
+    secret_hash: &[u8],
+) -> Result<(), StoreError> {
     diesel::update(sessions::table.find(id))
-        .set(sessions::mfa_at.eq(at))
+        .set((
+            sessions::mfa_at.eq(at),
+            sessions::secret_hash.eq(secret_hash),
+        ))
         .execute(conn)?;
     Ok(())
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use reqwest::header::{LOCATION, SET_COOKIE};
 use reqwest::StatusCode;
 
-use crate::common::oidc::{browser, csrf_of, PASSWORD};
+use crate::common::oidc::{account_with, browser, csrf_of, session_cookie, PASSWORD};
 use crate::common::TestApp;
 use portcullis::config::{Secret, UserConfig};
 
@@ -70,25 +70,6 @@ fn end_address_waits(app: &TestApp) {
         "UPDATE login_throttle SET locked_until = locked_until - 2 * {HELD} \
          WHERE key LIKE 'ip:%' AND locked_until IS NOT NULL"
     ));
-}
-
-fn session_cookie(response: &reqwest::Response) -> Option<String> {
-    response
-        .headers()
-        .get_all(SET_COOKIE)
-        .iter()
-        .map(|v| v.to_str().unwrap().to_owned())
-        .find(|c| c.starts_with("portcullis_session=") && !c.starts_with("portcullis_session=;"))
-}
-
-/// `/account` from a client that presents only `cookie` (`name=value`).
-async fn account_with(app: &TestApp, cookie: &str) -> reqwest::Response {
-    app.http
-        .get(app.url("/account"))
-        .header("cookie", cookie)
-        .send()
-        .await
-        .unwrap()
 }
 
 #[tokio::test]

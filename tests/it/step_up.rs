@@ -13,8 +13,9 @@ use portcullis::oidc::acr::{MFA, PAPE_MULTI_FACTOR, PWD};
 use serde_json::Value;
 
 use crate::common::oidc::{
-    self, authorize_url, browser, csrf_of, drive, introspect, location, pkce, query_of, redeem,
-    refresh, FIRST, FIRST_CALLBACK, PASSWORD, WEB, WEB_CALLBACK, WEB_SECRET,
+    self, account_with, authorize_url, browser, csrf_of, drive, introspect, location, pkce,
+    query_of, redeem, refresh, session_cookie, FIRST, FIRST_CALLBACK, PASSWORD, WEB, WEB_CALLBACK,
+    WEB_SECRET,
 };
 use crate::common::TestApp;
 
@@ -246,6 +247,45 @@ async fn an_essential_acr_that_cannot_be_met_is_refused_and_a_voluntary_one_gets
     let id = claims(tokens["id_token"].as_str().unwrap());
     assert_eq!(id["acr"], PWD, "the level achieved");
     assert_eq!(amr(&id), ["pwd"]);
+}
+
+#[tokio::test]
+async fn a_second_factor_gives_the_session_a_new_cookie_and_the_old_one_opens_nothing() {
+    let app = spawn().await;
+    let alice = browser();
+    let page = alice.get(app.url("/login")).send().await.unwrap();
+    let csrf = csrf_of(&page.text().await.unwrap());
+    let signed_in = alice
+        .post(app.url("/login"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("username", "alice"),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let before = session_cookie(&signed_in).expect("a session cookie");
+    let typed = type_code(&app, &alice, "/login/otp", &code_at(&app, ALICE_TOTP, 0)).await;
+    assert_eq!(typed.status(), 303);
+    let after = session_cookie(&typed).expect("a new session cookie");
+    assert_ne!(before, after);
+    let value = |c: &str| c.split(';').next().unwrap().to_owned();
+    let old = account_with(&app, &value(&before)).await;
+    assert_eq!(old.status(), 303, "the cookie from before the step is over");
+    assert_eq!(location(&old), "/login");
+    let new = account_with(&app, &value(&after)).await;
+    assert_eq!(
+        new.status(),
+        200,
+        "the session goes on under its new cookie"
+    );
+
+    // The same session, now at mfa: a request for mfa needs no other code.
+    let (verifier, challenge) = pkce();
+    let url = authorize_url(&app, WEB, WEB_CALLBACK, &challenge, &[("acr_values", MFA)]);
+    let tokens = tokens_for(&app, &alice, &url, &verifier).await;
+    assert_eq!(claims(tokens["id_token"].as_str().unwrap())["acr"], MFA);
 }
 
 #[tokio::test]

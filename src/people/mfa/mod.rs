@@ -106,7 +106,8 @@ pub fn check_code(
     }
 }
 
-/// Step-up: a code from the person behind `session` raises it to the `mfa` level.
+/// Step-up: a code from the person behind `session` raises it to the `mfa` level; the
+/// session's new cookie secret comes back with an accepted code.
 pub fn step_up(
     conn: &mut DbConnection,
     master: &MasterKey,
@@ -114,7 +115,7 @@ pub fn step_up(
     session: &Session,
     code: &str,
     now: i64,
-) -> Result<Check, StoreError> {
+) -> Result<(Check, Option<String>), StoreError> {
     let user_id = session.user_id.clone();
     let attempt = Attempt {
         user_id: &user_id,
@@ -125,23 +126,32 @@ pub fn step_up(
     let check = check_code(conn, master, limit, attempt, |conn, code| {
         totp::check(conn, master, &user_id, code, now)
     })?;
-    if let Check::Accepted(method) = check {
-        store::transaction(conn, |conn| {
-            sessions::add_second_factor(conn, &session.id, now)?;
-            audit::record(
-                conn,
-                "mfa.succeeded",
-                Some(&user_id),
-                None,
-                json!({ "method": method_name(method), "session": session.id }),
-            )
-        })?;
-    }
-    Ok(check)
+    let Check::Accepted(method) = check else {
+        return Ok((check, None));
+    };
+    let cookie_secret = store::transaction(conn, |conn| {
+        let secret = sessions::add_second_factor(conn, &session.id, now)?;
+        audit::record(
+            conn,
+            "mfa.succeeded",
+            Some(&user_id),
+            None,
+            json!({ "method": method_name(method), "session": session.id }),
+        )?;
+        Ok::<_, StoreError>(secret)
+    })?;
+    Ok((check, Some(cookie_secret)))
+}
+
+/// A factor just set up: the recovery codes (shown once) and the session's new cookie
+/// secret (the enrolling code proved the second factor).
+pub struct Enrolled {
+    pub recovery_codes: Vec<String>,
+    pub cookie_secret: String,
 }
 
 /// Completes an enrolment with the first code from the app; the session that proved it
-/// is at `mfa` from now, and the new recovery codes come back (shown once).
+/// is at `mfa` from now.
 pub fn complete_enrolment(
     conn: &mut DbConnection,
     master: &MasterKey,
@@ -150,7 +160,7 @@ pub fn complete_enrolment(
     credential_id: &str,
     code: &str,
     now: i64,
-) -> Result<(Check, Vec<String>), StoreError> {
+) -> Result<(Check, Option<Enrolled>), StoreError> {
     let user_id = session.user_id.clone();
     let attempt = Attempt {
         user_id: &user_id,
@@ -162,14 +172,18 @@ pub fn complete_enrolment(
         totp::confirm(conn, master, &user_id, credential_id, code, now)
     })?;
     if !matches!(check, Check::Accepted(_)) {
-        return Ok((check, Vec::new()));
+        return Ok((check, None));
     }
-    let codes = store::transaction(conn, |conn| {
-        sessions::add_second_factor(conn, &session.id, now)?;
+    let enrolled = store::transaction(conn, |conn| {
+        let cookie_secret = sessions::add_second_factor(conn, &session.id, now)?;
         audit::record(conn, "mfa.enrolled", Some(&user_id), None, json!({}))?;
-        recovery::renew(conn, master, &user_id, now)
+        let recovery_codes = recovery::renew(conn, master, &user_id, now)?;
+        Ok::<_, StoreError>(Enrolled {
+            recovery_codes,
+            cookie_secret,
+        })
     })?;
-    Ok((check, codes))
+    Ok((check, Some(enrolled)))
 }
 
 /// What a person asks of an enrolled factor; each needs a fresh code (or recovery code).

@@ -80,6 +80,26 @@ pub fn browser() -> reqwest::Client {
         .unwrap()
 }
 
+/// The session cookie a response sets (the whole `Set-Cookie` value), if any.
+pub fn session_cookie(response: &reqwest::Response) -> Option<String> {
+    response
+        .headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with("portcullis_session=") && !c.starts_with("portcullis_session=;"))
+}
+
+/// `/account` from a client that presents only `cookie` (`name=value`).
+pub async fn account_with(app: &TestApp, cookie: &str) -> reqwest::Response {
+    app.http
+        .get(app.url("/account"))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+}
+
 pub fn csrf_of(html: &str) -> String {
     let start =
         html.find(r#"name="csrf" value=""#).expect("a CSRF field") + r#"name="csrf" value=""#.len();
