@@ -5,6 +5,8 @@
 //! that made them. `?request=` continues a waiting authorization request afterwards
 //! (`[mfa] enroll_on_step_up`).
 
+use std::sync::Arc;
+
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
@@ -16,8 +18,10 @@ use super::account::signed_in;
 use super::authorize::{is_request_id, request_id, see_other};
 use super::login::set_session_cookie;
 use super::{csrf, page, AppState};
+use crate::crypto::MasterKey;
 use crate::error::AppError;
 use crate::people::mfa::{self, Change, Check, Status};
+use crate::store::login_throttle::Limit;
 
 struct EnrolmentView {
     credential_id: String,
@@ -113,6 +117,16 @@ async fn page_for(
     }))
 }
 
+/// What checking a typed code needs: the key that opens secrets, the lockout limits,
+/// the time.
+pub(super) fn code_check(state: &AppState) -> (Arc<MasterKey>, Limit, i64) {
+    (
+        state.master.clone(),
+        mfa::limit(&state.sign_in),
+        state.clock.now(),
+    )
+}
+
 /// The `otpauth://` URI as an inline SVG QR code (no XML prolog: it sits inside HTML).
 fn qr_svg(uri: &str) -> String {
     match QrCode::new(uri.as_bytes()) {
@@ -147,11 +161,7 @@ pub async fn confirm(
     let Some((session, _)) = signed_in(&req, &state).await? else {
         return Ok(see_other("/login"));
     };
-    let (master, limit, now) = (
-        state.master.clone(),
-        mfa::limit(&state.sign_in),
-        state.clock.now(),
-    );
+    let (master, limit, now) = code_check(&state);
     let (check, enrolled) = state
         .db
         .run(move |conn| {
@@ -205,11 +215,7 @@ async fn changed(
     let Some((session, _)) = signed_in(&req, &state).await? else {
         return Ok(see_other("/login"));
     };
-    let (master, limit, now) = (
-        state.master.clone(),
-        mfa::limit(&state.sign_in),
-        state.clock.now(),
-    );
+    let (master, limit, now) = code_check(&state);
     let (check, codes) = state
         .db
         .run(move |conn| mfa::change(conn, &master, limit, &session, change, &code, now))

@@ -11,7 +11,7 @@ use serde::Deserialize;
 use super::account::signed_in;
 use super::authorize::{is_request_id, request_id, see_other};
 use super::login::{set_session_cookie, waiting_for, HOME};
-use super::mfa::WRONG_CODE;
+use super::mfa::{code_check, WRONG_CODE};
 use super::{csrf, page, AppState};
 use crate::authorization::Waiting;
 use crate::error::AppError;
@@ -68,11 +68,7 @@ pub async fn submit(
     let Some((session, _)) = signed_in(&req, &state).await? else {
         return Ok(sign_in_first(request.as_deref()));
     };
-    let (master, limit, now) = (
-        state.master.clone(),
-        mfa::limit(&state.sign_in),
-        state.clock.now(),
-    );
+    let (master, limit, now) = code_check(&state);
     let (check, cookie_secret) = state
         .db
         .run(move |conn| mfa::step_up(conn, &master, limit, &session, &code, now))

@@ -74,6 +74,12 @@ fn code_at(app: &TestApp, secret: &str, offset: i64) -> String {
 /// A browser with a password session for `username`.
 async fn signed_in(app: &TestApp, username: &str) -> reqwest::Client {
     let browser = browser();
+    sign_in(app, &browser, username).await;
+    browser
+}
+
+/// Signs `username` in with the password in `browser`; the answer to the form.
+async fn sign_in(app: &TestApp, browser: &reqwest::Client, username: &str) -> reqwest::Response {
     let page = browser.get(app.url("/login")).send().await.unwrap();
     let csrf = csrf_of(&page.text().await.unwrap());
     let response = browser
@@ -87,7 +93,7 @@ async fn signed_in(app: &TestApp, username: &str) -> reqwest::Client {
         .await
         .unwrap();
     assert_eq!(location(&response), "/account");
-    browser
+    response
 }
 
 /// Posts `code` on the step-up page at `path` (`/login/otp?request=…`, or `/login/otp`).
@@ -253,19 +259,7 @@ async fn an_essential_acr_that_cannot_be_met_is_refused_and_a_voluntary_one_gets
 async fn a_second_factor_gives_the_session_a_new_cookie_and_the_old_one_opens_nothing() {
     let app = spawn().await;
     let alice = browser();
-    let page = alice.get(app.url("/login")).send().await.unwrap();
-    let csrf = csrf_of(&page.text().await.unwrap());
-    let signed_in = alice
-        .post(app.url("/login"))
-        .form(&[
-            ("csrf", csrf.as_str()),
-            ("username", "alice"),
-            ("password", PASSWORD),
-        ])
-        .send()
-        .await
-        .unwrap();
-    let before = session_cookie(&signed_in).expect("a session cookie");
+    let before = session_cookie(&sign_in(&app, &alice, "alice").await).expect("a session cookie");
     let typed = type_code(&app, &alice, "/login/otp", &code_at(&app, ALICE_TOTP, 0)).await;
     assert_eq!(typed.status(), 303);
     let after = session_cookie(&typed).expect("a new session cookie");

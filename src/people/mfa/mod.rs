@@ -106,6 +106,26 @@ pub fn check_code(
     }
 }
 
+/// A code from the person's enrolled app, or one of their recovery codes.
+fn check_enrolled(
+    conn: &mut DbConnection,
+    master: &MasterKey,
+    limit: Limit,
+    user_id: &str,
+    code: &str,
+    now: i64,
+) -> Result<Check, StoreError> {
+    let attempt = Attempt {
+        user_id,
+        code,
+        recovery: true,
+        now,
+    };
+    check_code(conn, master, limit, attempt, |conn, code| {
+        totp::check(conn, master, user_id, code, now)
+    })
+}
+
 /// Step-up: a code from the person behind `session` raises it to the `mfa` level; the
 /// session's new cookie secret comes back with an accepted code.
 pub fn step_up(
@@ -117,15 +137,7 @@ pub fn step_up(
     now: i64,
 ) -> Result<(Check, Option<String>), StoreError> {
     let user_id = session.user_id.clone();
-    let attempt = Attempt {
-        user_id: &user_id,
-        code,
-        recovery: true,
-        now,
-    };
-    let check = check_code(conn, master, limit, attempt, |conn, code| {
-        totp::check(conn, master, &user_id, code, now)
-    })?;
+    let check = check_enrolled(conn, master, limit, &user_id, code, now)?;
     let Check::Accepted(method) = check else {
         return Ok((check, None));
     };
@@ -204,15 +216,7 @@ pub fn change(
     now: i64,
 ) -> Result<(Check, Vec<String>), StoreError> {
     let user_id = session.user_id.clone();
-    let attempt = Attempt {
-        user_id: &user_id,
-        code,
-        recovery: true,
-        now,
-    };
-    let check = check_code(conn, master, limit, attempt, |conn, code| {
-        totp::check(conn, master, &user_id, code, now)
-    })?;
+    let check = check_enrolled(conn, master, limit, &user_id, code, now)?;
     if !matches!(check, Check::Accepted(_)) {
         return Ok((check, Vec::new()));
     }
