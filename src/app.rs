@@ -300,6 +300,10 @@ impl Application {
                     .and_then(|u| u.host_str().map(str::to_owned))
                     .unwrap_or_else(|| "Portcullis".into())
             }),
+            federation: Arc::new(
+                crate::federation::Federation::new(&core.config, &issuer)
+                    .map_err(crate::config::ConfigError)?,
+            ),
         });
         let workers = core.config.http.workers;
         let body_timeout = core.config.http.body_timeout.0;

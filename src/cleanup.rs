@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use crate::config::Config;
 use crate::store::{
-    audit, authorization_codes, authorization_requests, grants, login_throttle, refresh_tokens,
-    revoked_access_tokens, sessions, DbConnection, StoreError,
+    audit, authorization_codes, authorization_requests, federation_states, grants, login_throttle,
+    refresh_tokens, revoked_access_tokens, sessions, DbConnection, StoreError,
 };
 
 /// Rows per statement.
@@ -28,6 +28,7 @@ pub struct Removed {
     pub grants: usize,
     pub refresh_tokens: usize,
     pub revoked_access_tokens: usize,
+    pub federation_states: usize,
     pub audit_events: usize,
 }
 
@@ -59,6 +60,9 @@ pub fn run_once(conn: &mut DbConnection, config: &Config, now: i64) -> Result<Re
         })?,
         revoked_access_tokens: in_batches(deadline, || {
             revoked_access_tokens::delete_stale(conn, now, BATCH)
+        })?,
+        federation_states: in_batches(deadline, || {
+            federation_states::delete_stale(conn, now, BATCH)
         })?,
         audit_events: in_batches(deadline, || {
             audit::delete_older_than(conn, audit_cutoff, BATCH)

@@ -10,6 +10,7 @@ pub mod clock;
 pub mod config;
 pub mod crypto;
 pub mod error;
+pub mod federation;
 pub mod files;
 pub mod http;
 pub mod oauth;

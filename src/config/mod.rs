@@ -12,10 +12,12 @@ use serde::Deserialize;
 mod bootstrap;
 mod lifetime;
 mod secret;
+mod upstreams;
 
 pub use bootstrap::{ClientConfig, UserConfig};
 pub use lifetime::Lifetime;
 pub use secret::Secret;
+pub use upstreams::{FederationConfig, UpstreamConfig, UpstreamKind};
 
 use crate::store::DatabaseUrl;
 
@@ -69,6 +71,11 @@ pub struct Config {
     pub clients: Vec<ClientConfig>,
     #[serde(default)]
     pub users: Vec<UserConfig>,
+    /// Providers people may sign in with, in the order the sign-in page shows them.
+    #[serde(default)]
+    pub upstreams: Vec<UpstreamConfig>,
+    #[serde(default)]
+    pub federation: FederationConfig,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
@@ -448,6 +455,7 @@ impl Config {
         {
             return Err("mfa.issuer_label: must not contain ':'".into());
         }
+        upstreams::validate_all(&mut self.upstreams)?;
         bootstrap::validate_all(&mut self.clients, &mut self.users, &names)
     }
 
@@ -468,6 +476,16 @@ impl Config {
             ("sign_in.address_max_delay", self.sign_in.address_max_delay),
             ("sign_in.session_lifetime", self.sign_in.session_lifetime),
             ("mfa.level_max_age", self.mfa.level_max_age),
+            (
+                "federation.connect_timeout",
+                self.federation.connect_timeout,
+            ),
+            ("federation.timeout", self.federation.timeout),
+            (
+                "federation.discovery_max_age",
+                self.federation.discovery_max_age,
+            ),
+            ("federation.state_ttl", self.federation.state_ttl),
             (
                 "sign_in.session_idle_timeout",
                 self.sign_in.session_idle_timeout,

@@ -27,6 +27,28 @@ struct LoginPage<'a> {
     error: Option<&'a str>,
     request_id: Option<&'a str>,
     client_name: Option<&'a str>,
+    providers: &'a [Provider],
+}
+
+/// A "Continue with …" button: an upstream's id and name.
+pub(super) struct Provider {
+    id: String,
+    name: String,
+}
+
+/// The sign-in page's providers, and the origins their forms end at (CSP
+/// `form-action`: Chromium checks every hop of the redirect after a form).
+pub(super) async fn providers(state: &AppState) -> (Vec<Provider>, Vec<String>) {
+    let list = state
+        .federation
+        .upstreams()
+        .iter()
+        .map(|u| Provider {
+            id: u.config.id.clone(),
+            name: u.config.display_name().to_owned(),
+        })
+        .collect();
+    (list, state.federation.form_action_origins().await)
 }
 
 /// Missing fields are empty, so that a form without a token is refused as such (403).
@@ -42,6 +64,7 @@ pub struct LoginForm {
 pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     let request = request_id(&req);
     let waiting = waiting_for(&req, &state, request.as_deref()).await?;
+    let upstreams = providers(&state).await;
     let hint = waiting
         .as_ref()
         .and_then(|w| w.login_hint.clone())
@@ -53,6 +76,7 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
         None,
         request.as_deref(),
         waiting.as_ref(),
+        &upstreams,
     ))
 }
 
@@ -95,6 +119,7 @@ pub async fn submit(
         }
         Outcome::Rejected => {
             let waiting = waiting_for(&req, &state, request.as_deref()).await?;
+            let upstreams = providers(&state).await;
             Ok(render(
                 &req,
                 &state,
@@ -102,6 +127,7 @@ pub async fn submit(
                 Some("Incorrect username or password."),
                 request.as_deref(),
                 waiting.as_ref(),
+                &upstreams,
             ))
         }
         Outcome::Locked { retry_after } => Err(AppError::TooManyAttempts { retry_after }),
@@ -126,6 +152,7 @@ pub(super) async fn waiting_for(
         .await?)
 }
 
+#[allow(clippy::too_many_arguments)]
 fn render(
     req: &HttpRequest,
     state: &AppState,
@@ -133,10 +160,12 @@ fn render(
     error: Option<&str>,
     request_id: Option<&str>,
     waiting: Option<&Waiting>,
+    (providers, origins): &(Vec<Provider>, Vec<String>),
 ) -> HttpResponse {
     let shown: String = username.chars().take(64).collect();
-    // A successful sign-in ends, through /authorize/resume, at the client.
-    let csp = page::Csp::own_forms_then(waiting.map(|w| w.redirect_uri.as_str()));
+    // A successful sign-in ends, through /authorize/resume, at the client; a provider's
+    // button, at the provider.
+    let csp = page::Csp::own_forms_then(waiting.map(|w| w.redirect_uri.as_str())).also(origins);
     csrf::form_page(req, state, |csrf| {
         page::render_with(
             StatusCode::OK,
@@ -146,6 +175,7 @@ fn render(
                 error,
                 request_id,
                 client_name: waiting.map(|w| w.client_name.as_str()),
+                providers,
             },
             &csp,
         )

@@ -22,6 +22,7 @@ pub mod cors;
 pub mod csrf;
 pub mod devices;
 pub mod discovery;
+pub mod federation;
 pub mod health;
 pub mod introspect;
 pub mod jwks;
@@ -64,6 +65,8 @@ pub struct AppState {
     pub flow: Arc<crate::authorization::Flow>,
     /// The issuer name authenticator apps show (`mfa.issuer_label`).
     pub mfa_label: String,
+    /// The upstream providers people may sign in with (`[[upstreams]]`).
+    pub federation: Arc<crate::federation::Federation>,
 }
 
 /// Every route, so that tests and the binary mount the same application.
@@ -159,6 +162,15 @@ pub fn routes(cfg: &mut web::ServiceConfig, origins: &cors::AllowedOrigins) {
         web::resource("/account/mfa/remove")
             .app_data(login::form_config())
             .route(web::post().to(mfa::remove)),
+    )
+    .service(
+        web::resource("/federation/{upstream}/start")
+            .app_data(login::form_config())
+            .route(web::post().to(federation::start)),
+    )
+    .route(
+        "/federation/{upstream}/callback",
+        web::get().to(federation::callback),
     )
     .route("/account", web::get().to(account::show))
     .route("/account/devices", web::get().to(devices::show))

@@ -52,6 +52,15 @@ impl Csp {
         csp
     }
 
+    /// Forms whose redirect chain may also end at each of `origins` (URLs or origins).
+    pub fn also(mut self, origins: &[String]) -> Self {
+        for source in origins.iter().filter_map(|o| source_of(o)) {
+            self.form_action.push(' ');
+            self.form_action.push_str(&source);
+        }
+        self
+    }
+
     /// The form_post page (OAuth 2.0 Form Post Response Mode): our one script, and one
     /// form that posts to the client.
     pub fn form_post_to(uri: &str) -> Self {

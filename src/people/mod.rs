@@ -5,6 +5,7 @@
 
 pub mod accounts;
 pub mod devices;
+pub mod federated;
 pub mod mfa;
 pub mod sessions;
 pub mod signin;

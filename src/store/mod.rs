@@ -21,6 +21,8 @@ pub mod authorization_codes;
 pub mod authorization_requests;
 pub mod clients;
 pub mod consents;
+pub mod federated_identities;
+pub mod federation_states;
 pub mod grants;
 pub mod login_throttle;
 mod migrations;

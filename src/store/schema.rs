@@ -228,6 +228,19 @@ diesel::table! {
 }
 
 diesel::table! {
+    federation_states (id) {
+        id -> Text,
+        upstream -> Text,
+        binding_hash -> Binary,
+        request_id -> Nullable<Text>,
+        link_user_id -> Nullable<Text>,
+        sealed -> Binary,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
     client_generation (id) {
         id -> Integer,
         generation -> BigInt,
@@ -254,6 +267,7 @@ macro_rules! with_all_tables {
             login_throttle,
             grants,
             authorization_requests,
+            federation_states,
             client_generation
         );
     };

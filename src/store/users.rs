@@ -64,6 +64,14 @@ pub fn by_username(conn: &mut DbConnection, username: &str) -> Result<Option<Use
         .next())
 }
 
+/// The accounts with this email (emails are not unique: an administrator may repeat one).
+pub fn by_email(conn: &mut DbConnection, email: &str) -> Result<Vec<UserRow>, StoreError> {
+    Ok(users::table
+        .filter(users::email.eq(email))
+        .select(UserRow::as_select())
+        .load(conn)?)
+}
+
 pub fn list(conn: &mut DbConnection) -> Result<Vec<UserRow>, StoreError> {
     Ok(users::table
         .order(users::username.asc())

@@ -13,6 +13,7 @@ mod config;
 mod cors;
 mod devices;
 mod discovery;
+mod federation;
 mod health;
 mod keys;
 mod lifecycle;

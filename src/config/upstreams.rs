@@ -1,0 +1,137 @@
+//! `[[upstreams]]` and `[federation]` (#13): the providers people may sign in with, and
+//! how Portcullis calls them. Validation names the entry (`upstreams[0].issuer: …`).
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+use super::{secret, Lifetime, Secret};
+
+/// Which protocol an upstream speaks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UpstreamKind {
+    /// Any OpenID Connect provider, found by its `issuer` (Discovery 1.0).
+    #[default]
+    Oidc,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamConfig {
+    /// Part of the callback URL (`/federation/{id}/callback`) and of every linked
+    /// identity: lowercase letters, digits and `-`; never change it once people use it.
+    pub id: String,
+    #[serde(default)]
+    pub kind: UpstreamKind,
+    /// The button's text: "Continue with {display_name}". Default: the id.
+    #[serde(default)]
+    pub display_name: Option<String>,
+    /// The provider's issuer identifier; discovery is read from it.
+    #[serde(default)]
+    pub issuer: Option<String>,
+    pub client_id: String,
+    #[serde(default)]
+    pub client_secret: Option<Secret>,
+    #[serde(default)]
+    pub client_secret_file: Option<PathBuf>,
+    /// Default: `openid email profile`.
+    #[serde(default)]
+    pub scopes: Option<Vec<String>>,
+    /// Link a first sign-in to the local account with the same email — only when the
+    /// upstream asserts the email verified. Off by default: trust it only for a
+    /// provider that owns the addresses it vouches for.
+    #[serde(default)]
+    pub trust_email: bool,
+    /// Create a local account at a first sign-in (just-in-time provisioning).
+    #[serde(default = "yes")]
+    pub provision: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl UpstreamConfig {
+    pub fn display_name(&self) -> &str {
+        self.display_name.as_deref().unwrap_or(&self.id)
+    }
+
+    pub fn scopes(&self) -> Vec<String> {
+        self.scopes
+            .clone()
+            .unwrap_or_else(|| vec!["openid".into(), "email".into(), "profile".into()])
+    }
+}
+
+/// How Portcullis calls upstreams: one outbound HTTP client for all of them.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FederationConfig {
+    pub connect_timeout: Lifetime,
+    /// For a whole call, connection included.
+    pub timeout: Lifetime,
+    /// Call upstreams on loopback, private and link-local addresses (tests, staging).
+    /// Off by default: a configured URL must not reach into the network we run in.
+    pub allow_private_addresses: bool,
+    /// How long an upstream's discovery document and keys are kept.
+    pub discovery_max_age: Lifetime,
+    /// How long a person has at the upstream before the callback is refused.
+    pub state_ttl: Lifetime,
+}
+
+impl Default for FederationConfig {
+    fn default() -> Self {
+        FederationConfig {
+            connect_timeout: Lifetime::secs(5),
+            timeout: Lifetime::secs(10),
+            allow_private_addresses: false,
+            discovery_max_age: Lifetime::secs(3600),
+            state_ttl: Lifetime::secs(600),
+        }
+    }
+}
+
+/// Validates every entry and resolves `client_secret_file`.
+pub(super) fn validate_all(upstreams: &mut [UpstreamConfig]) -> Result<(), String> {
+    let mut ids = HashSet::new();
+    for (i, u) in upstreams.iter_mut().enumerate() {
+        let at = format!("upstreams[{i}]");
+        let valid_id = !u.id.is_empty()
+            && u.id.len() <= 32
+            && u.id
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !valid_id {
+            return Err(format!(
+                "{at}.id: {:?} must be 1-32 lowercase letters, digits or '-'",
+                u.id
+            ));
+        }
+        if !ids.insert(u.id.clone()) {
+            return Err(format!("{at}.id: {:?} is listed twice", u.id));
+        }
+        if u.client_id.is_empty() {
+            return Err(format!("{at}.client_id: must be set"));
+        }
+        u.client_secret = secret::resolve(
+            &format!("{at}.client_secret"),
+            &u.client_secret,
+            &u.client_secret_file,
+        )?;
+        u.client_secret_file = None;
+        match u.kind {
+            UpstreamKind::Oidc => {
+                let Some(issuer) = &u.issuer else {
+                    return Err(format!("{at}.issuer: an oidc upstream needs its issuer"));
+                };
+                super::validate_issuer(issuer).map_err(|e| format!("{at}.issuer: {e}"))?;
+            }
+        }
+        if !u.scopes().iter().any(|s| s == "openid") {
+            return Err(format!("{at}.scopes: must include openid"));
+        }
+    }
+    Ok(())
+}

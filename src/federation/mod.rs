@@ -1,0 +1,287 @@
+//! Federated sign-in (#13): people sign in at an upstream provider and Portcullis still
+//! issues its own tokens. `outbound` is the one HTTP client for every upstream call;
+//! `oidc` speaks OpenID Connect to an upstream through the `openidconnect` crate; this
+//! file is the flow around them — a `state` stored server-side, bound to the browser and
+//! the waiting authorization request, taken once at the callback (RFC 9700 §4.7, §4.4:
+//! `iss` on the callback is checked when present). Which local account the upstream's
+//! person becomes is `people::federated`.
+
+use std::sync::Arc;
+
+use openidconnect::RedirectUrl;
+use serde::{Deserialize, Serialize};
+use subtle::ConstantTimeEq;
+
+use crate::config::{Config, UpstreamConfig};
+use crate::crypto::{token, MasterKey};
+use crate::store::federation_states::{self, FederationStateRow};
+use crate::store::{Db, StoreError};
+
+pub mod oidc;
+pub mod outbound;
+
+use outbound::Outbound;
+
+/// What an upstream vouched for, verified.
+#[derive(Debug, Clone)]
+pub struct Asserted {
+    pub subject: String,
+    pub email: Option<String>,
+    pub email_verified: bool,
+    pub name: Option<String>,
+    pub preferred_username: Option<String>,
+}
+
+/// Why a federated sign-in did not happen. The person sees a page that names the
+/// provider and offers to try again; the audit log gets the reason.
+#[derive(Debug, thiserror::Error)]
+pub enum FederationError {
+    /// No such upstream.
+    #[error("unknown provider")]
+    Unknown,
+    /// The callback's `state` is missing, unknown, used, expired, for another provider or
+    /// from another browser.
+    #[error("state: {0}")]
+    BadState(&'static str),
+    /// The upstream answered with an error (the person declined, or it refused us).
+    #[error("the provider answered {0}")]
+    Denied(String),
+    /// The upstream could not be reached, or too slowly.
+    #[error("unreachable: {0}")]
+    Unreachable(String),
+    /// What came back does not verify (code exchange, ID token, `iss`).
+    #[error("rejected: {0}")]
+    Rejected(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl FederationError {
+    /// The audit event's `reason`: a fixed word, never the upstream's own text.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            FederationError::Unknown => "unknown_provider",
+            FederationError::BadState(_) => "bad_state",
+            FederationError::Denied(_) => "denied",
+            FederationError::Unreachable(_) => "unreachable",
+            FederationError::Rejected(_) => "rejected",
+            FederationError::Store(_) => "unavailable",
+        }
+    }
+}
+
+pub struct Upstream {
+    pub config: UpstreamConfig,
+    provider: oidc::Provider,
+}
+
+/// The configured upstreams and the client that calls them.
+pub struct Federation {
+    upstreams: Vec<Arc<Upstream>>,
+    outbound: Outbound,
+    issuer: String,
+    state_ttl: i64,
+}
+
+/// The query of a callback (RFC 6749 §4.1.2, §4.1.2.1; RFC 9207 `iss`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Callback {
+    pub code: Option<String>,
+    pub state: Option<String>,
+    pub error: Option<String>,
+    pub iss: Option<String>,
+}
+
+/// What a started sign-in keeps for its callback, sealed.
+#[derive(Serialize, Deserialize)]
+struct Kept {
+    nonce: String,
+    pkce_verifier: String,
+}
+
+/// Where a finished upstream sign-in goes on.
+pub struct Finished {
+    pub upstream: Arc<Upstream>,
+    pub asserted: Asserted,
+    /// The authorization request waiting for the sign-in.
+    pub request_id: Option<String>,
+    /// A signed-in person linking this provider to their account.
+    pub link_user_id: Option<String>,
+}
+
+impl Federation {
+    pub fn new(config: &Config, issuer: &str) -> Result<Federation, String> {
+        let max_age = config.federation.discovery_max_age.as_secs();
+        let upstreams = config
+            .upstreams
+            .iter()
+            .map(|u| {
+                Ok(Arc::new(Upstream {
+                    provider: oidc::Provider::new(u, max_age)
+                        .map_err(|e| format!("upstreams {:?}: {e}", u.id))?,
+                    config: u.clone(),
+                }))
+            })
+            .collect::<Result<_, String>>()?;
+        Ok(Federation {
+            upstreams,
+            outbound: Outbound::new(&config.federation),
+            issuer: issuer.trim_end_matches('/').to_owned(),
+            state_ttl: config.federation.state_ttl.as_secs(),
+        })
+    }
+
+    /// The upstreams, in the order of the configuration (the sign-in page's buttons).
+    pub fn upstreams(&self) -> &[Arc<Upstream>] {
+        &self.upstreams
+    }
+
+    pub fn get(&self, id: &str) -> Option<Arc<Upstream>> {
+        self.upstreams.iter().find(|u| u.config.id == id).cloned()
+    }
+
+    /// The origins a sign-in form may end at after our redirect (CSP `form-action`):
+    /// each upstream's authorization endpoint, as discovery named it, else its issuer.
+    pub async fn form_action_origins(&self) -> Vec<String> {
+        let mut origins = Vec::new();
+        for u in &self.upstreams {
+            let origin = match u.provider.authorization_origin().await {
+                Some(o) => o,
+                None => u
+                    .config
+                    .issuer
+                    .as_deref()
+                    .and_then(|i| url::Url::parse(i).ok())
+                    .map(|i| i.origin().ascii_serialization())
+                    .unwrap_or_default(),
+            };
+            if !origin.is_empty() && !origins.contains(&origin) {
+                origins.push(origin);
+            }
+        }
+        origins
+    }
+
+    /// Our callback for `upstream`, as registered there.
+    pub fn redirect_uri(&self, upstream: &str) -> String {
+        format!("{}/federation/{upstream}/callback", self.issuer)
+    }
+
+    fn redirect(&self, upstream: &str) -> Result<RedirectUrl, FederationError> {
+        RedirectUrl::new(self.redirect_uri(upstream))
+            .map_err(|e| FederationError::Rejected(format!("redirect URI: {e}")))
+    }
+
+    /// Starts a sign-in at `upstream` for the browser with `binding`: the URL to send it
+    /// to. The state row is written before the browser leaves.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn begin(
+        &self,
+        db: &Db,
+        master: &Arc<MasterKey>,
+        upstream: &str,
+        binding: &str,
+        request_id: Option<String>,
+        link_user_id: Option<String>,
+        now: i64,
+    ) -> Result<url::Url, FederationError> {
+        let up = self.get(upstream).ok_or(FederationError::Unknown)?;
+        let started = up
+            .provider
+            .start(&self.outbound, &self.redirect(upstream)?, now)
+            .await?;
+        let id = state_id(&started.state);
+        let kept = serde_json::to_vec(&Kept {
+            nonce: started.nonce,
+            pkce_verifier: started.pkce_verifier,
+        })
+        .expect("kept values serialise");
+        let row = FederationStateRow {
+            sealed: master.seal(id.as_bytes(), &kept),
+            id,
+            upstream: upstream.to_owned(),
+            binding_hash: token::sha256(binding.as_bytes()),
+            request_id,
+            link_user_id,
+            created_at: now,
+            expires_at: now + self.state_ttl,
+        };
+        db.run(move |conn| federation_states::insert(conn, &row))
+            .await?;
+        Ok(started.url)
+    }
+
+    /// Finishes a sign-in at `upstream` from its callback in the browser with `binding`.
+    pub async fn finish(
+        &self,
+        db: &Db,
+        master: &Arc<MasterKey>,
+        upstream: &str,
+        binding: &str,
+        callback: Callback,
+        now: i64,
+    ) -> Result<Finished, FederationError> {
+        let up = self.get(upstream).ok_or(FederationError::Unknown)?;
+        let state = callback
+            .state
+            .filter(|s| !s.is_empty() && s.len() <= 512)
+            .ok_or(FederationError::BadState("missing"))?;
+        let id = state_id(&state);
+        let row = db
+            .run(move |conn| federation_states::take(conn, &id, now))
+            .await?
+            .ok_or(FederationError::BadState("unknown, used or expired"))?;
+        if row.upstream != upstream {
+            return Err(FederationError::BadState("for another provider"));
+        }
+        let same_browser: bool = row
+            .binding_hash
+            .ct_eq(&token::sha256(binding.as_bytes()))
+            .into();
+        if !same_browser {
+            return Err(FederationError::BadState("from another browser"));
+        }
+        // RFC 9207 §2.4: an `iss` on the response must be the issuer we sent them to.
+        if let Some(iss) = &callback.iss {
+            if Some(iss.as_str()) != up.config.issuer.as_deref() {
+                return Err(FederationError::Rejected("iss of the callback".into()));
+            }
+        }
+        if let Some(error) = callback.error {
+            let error: String = error.chars().take(64).collect();
+            return Err(FederationError::Denied(error));
+        }
+        let code = callback
+            .code
+            .filter(|c| !c.is_empty())
+            .ok_or_else(|| FederationError::Rejected("no code".into()))?;
+        let kept: Kept = master
+            .open(row.id.as_bytes(), &row.sealed)
+            .ok()
+            .and_then(|k| serde_json::from_slice(&k).ok())
+            .ok_or(FederationError::BadState("cannot be opened"))?;
+        let asserted = up
+            .provider
+            .finish(
+                &self.outbound,
+                &self.redirect(upstream)?,
+                code,
+                &kept.nonce,
+                kept.pkce_verifier,
+                now,
+            )
+            .await?;
+        Ok(Finished {
+            upstream: up,
+            asserted,
+            request_id: row.request_id,
+            link_user_id: row.link_user_id,
+        })
+    }
+}
+
+/// Rows are found by a hash of the state: the value itself is never stored.
+fn state_id(state: &str) -> String {
+    token::b64url(&token::sha256(state.as_bytes()))
+}

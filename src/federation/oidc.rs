@@ -1,0 +1,227 @@
+//! An OpenID Connect upstream (`kind = "oidc"`), through the `openidconnect` crate as
+//! the relying party: discovery from the issuer (OpenID Connect Discovery 1.0 §4; the
+//! document's `issuer` must be the configured one, §4.3), cached for
+//! `federation.discovery_max_age`; the authorization code flow with PKCE S256, `state`
+//! and `nonce` (Core §3.1.2.1, RFC 7636); the ID token verified against the upstream's
+//! JWKS — signature, `iss`, `aud`, `azp`, `exp`, `nonce` (Core §3.1.3.7) — with the keys
+//! fetched again once when a token names a key we have not seen (a rotation upstream);
+//! and UserInfo (§5.3) when the ID token carries no email.
+
+use openidconnect::core::{
+    CoreAuthenticationFlow, CoreClient, CoreProviderMetadata, CoreUserInfoClaims,
+};
+use openidconnect::{
+    AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret, CsrfToken, IssuerUrl,
+    Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl,
+    RequestTokenError, Scope, TokenResponse,
+};
+use tokio::sync::RwLock;
+
+use super::outbound::Outbound;
+use super::{Asserted, FederationError};
+use crate::config::UpstreamConfig;
+
+/// How soon after one fetch the keys may be fetched again for an unknown `kid`.
+const REFETCH_AFTER: i64 = 60;
+
+pub struct Provider {
+    issuer: IssuerUrl,
+    client_id: ClientId,
+    client_secret: Option<ClientSecret>,
+    scopes: Vec<Scope>,
+    max_age: i64,
+    cached: RwLock<Option<(i64, CoreProviderMetadata)>>,
+}
+
+/// What the person's browser is sent to, and what must be kept to finish.
+pub struct Started {
+    pub url: url::Url,
+    pub state: String,
+    pub nonce: String,
+    pub pkce_verifier: String,
+}
+
+impl Provider {
+    pub fn new(config: &UpstreamConfig, max_age: i64) -> Result<Provider, String> {
+        let issuer = config.issuer.clone().unwrap_or_default();
+        Ok(Provider {
+            issuer: IssuerUrl::new(issuer).map_err(|e| e.to_string())?,
+            client_id: ClientId::new(config.client_id.clone()),
+            client_secret: config
+                .client_secret
+                .as_ref()
+                .map(|s| ClientSecret::new(s.expose().to_owned())),
+            scopes: config
+                .scopes()
+                .into_iter()
+                .filter(|s| s != "openid")
+                .map(Scope::new)
+                .collect(),
+            max_age,
+            cached: RwLock::new(None),
+        })
+    }
+
+    /// The discovery document (with the JWKS), from the cache while it is fresh; with
+    /// `refresh`, fetched again unless it was fetched within [`REFETCH_AFTER`].
+    async fn metadata(
+        &self,
+        outbound: &Outbound,
+        now: i64,
+        refresh: bool,
+    ) -> Result<CoreProviderMetadata, FederationError> {
+        if let Some((at, metadata)) = &*self.cached.read().await {
+            let fresh = now - at < self.max_age;
+            if fresh && !(refresh && now - at >= REFETCH_AFTER) {
+                return Ok(metadata.clone());
+            }
+        }
+        let http = |request| outbound.send(request);
+        let metadata = CoreProviderMetadata::discover_async(self.issuer.clone(), &http)
+            .await
+            .map_err(|e| FederationError::Unreachable(format!("discovery: {e}")))?;
+        *self.cached.write().await = Some((now, metadata.clone()));
+        Ok(metadata)
+    }
+
+    /// The upstream's authorization endpoint, once discovery has been read.
+    pub async fn authorization_origin(&self) -> Option<String> {
+        let cached = self.cached.read().await;
+        let (_, metadata) = cached.as_ref()?;
+        Some(
+            metadata
+                .authorization_endpoint()
+                .url()
+                .origin()
+                .ascii_serialization(),
+        )
+    }
+
+    fn client(
+        &self,
+        metadata: CoreProviderMetadata,
+        redirect: &RedirectUrl,
+    ) -> openidconnect::core::CoreClient<
+        openidconnect::EndpointSet,
+        openidconnect::EndpointNotSet,
+        openidconnect::EndpointNotSet,
+        openidconnect::EndpointNotSet,
+        openidconnect::EndpointMaybeSet,
+        openidconnect::EndpointMaybeSet,
+    > {
+        CoreClient::from_provider_metadata(
+            metadata,
+            self.client_id.clone(),
+            self.client_secret.clone(),
+        )
+        .set_redirect_uri(redirect.clone())
+    }
+
+    pub async fn start(
+        &self,
+        outbound: &Outbound,
+        redirect: &RedirectUrl,
+        now: i64,
+    ) -> Result<Started, FederationError> {
+        let client = self.client(self.metadata(outbound, now, false).await?, redirect);
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let (url, state, nonce) = client
+            .authorize_url(
+                CoreAuthenticationFlow::AuthorizationCode,
+                CsrfToken::new_random,
+                Nonce::new_random,
+            )
+            .add_scopes(self.scopes.iter().cloned())
+            .set_pkce_challenge(challenge)
+            .url();
+        Ok(Started {
+            url,
+            state: state.secret().clone(),
+            nonce: nonce.secret().clone(),
+            pkce_verifier: verifier.secret().clone(),
+        })
+    }
+
+    /// Redeems `code` and verifies what the upstream says of the person.
+    pub async fn finish(
+        &self,
+        outbound: &Outbound,
+        redirect: &RedirectUrl,
+        code: String,
+        nonce: &str,
+        pkce_verifier: String,
+        now: i64,
+    ) -> Result<Asserted, FederationError> {
+        let http = |request| outbound.send(request);
+        let metadata = self.metadata(outbound, now, false).await?;
+        let client = self.client(metadata, redirect);
+        let tokens = client
+            .exchange_code(AuthorizationCode::new(code))
+            .map_err(|e| FederationError::Rejected(format!("no token endpoint: {e}")))?
+            .set_pkce_verifier(PkceCodeVerifier::new(pkce_verifier))
+            .request_async(&http)
+            .await
+            .map_err(|e| match e {
+                RequestTokenError::ServerResponse(r) => {
+                    FederationError::Rejected(format!("token endpoint: {}", r.error()))
+                }
+                RequestTokenError::Request(e) => {
+                    FederationError::Unreachable(format!("token endpoint: {e}"))
+                }
+                RequestTokenError::Parse(..) | RequestTokenError::Other(_) => {
+                    FederationError::Rejected("token endpoint: an unreadable answer".into())
+                }
+            })?;
+        let id_token = tokens
+            .id_token()
+            .ok_or_else(|| FederationError::Rejected("no ID token".into()))?;
+        let nonce = Nonce::new(nonce.to_owned());
+        let at = chrono::DateTime::from_timestamp(now, 0).unwrap_or_default();
+        let verify = |client: &CoreClient<_, _, _, _, _, _>| {
+            let verifier = client.id_token_verifier().set_time_fn(move || at);
+            id_token.claims(&verifier, &nonce).cloned().map_err(|e| {
+                (
+                    matches!(e, ClaimsVerificationError::SignatureVerification(_)),
+                    e,
+                )
+            })
+        };
+        let claims = match verify(&client) {
+            Ok(claims) => claims,
+            // A key we have not seen: the upstream may have rotated; read its keys again.
+            Err((true, _)) => {
+                let fresh = self.client(self.metadata(outbound, now, true).await?, redirect);
+                verify(&fresh)
+                    .map_err(|(_, e)| FederationError::Rejected(format!("ID token: {e}")))?
+            }
+            Err((false, e)) => return Err(FederationError::Rejected(format!("ID token: {e}"))),
+        };
+        let mut asserted = Asserted {
+            subject: claims.subject().to_string(),
+            email: claims.email().map(|e| e.to_string()),
+            email_verified: claims.email_verified().unwrap_or(false),
+            name: claims
+                .name()
+                .and_then(|n| n.get(None))
+                .map(|n| n.to_string()),
+            preferred_username: claims.preferred_username().map(|u| u.to_string()),
+        };
+        if asserted.email.is_none() {
+            if let Ok(request) = client.user_info(
+                tokens.access_token().clone(),
+                Some(claims.subject().clone()),
+            ) {
+                let info: Result<CoreUserInfoClaims, _> = request.request_async(&http).await;
+                if let Ok(info) = info {
+                    asserted.email = info.email().map(|e| e.to_string());
+                    asserted.email_verified = info.email_verified().unwrap_or(false);
+                    if asserted.name.is_none() {
+                        asserted.name =
+                            info.name().and_then(|n| n.get(None)).map(|n| n.to_string());
+                    }
+                }
+            }
+        }
+        Ok(asserted)
+    }
+}
