@@ -22,13 +22,18 @@ export const PEOPLE = {
   grace: 'Grace Hopper',
 };
 
+/// The upstream provider's own person, and this Portcullis's client there.
+export const UPSTREAM_PERSON = { username: 'ulla', name: 'Ulla Upstream' };
+const UPSTREAM_CLIENT = 'portcullis';
+const UPSTREAM_SECRET = 'upstream-client-secret-0123456789abcdef';
+
 /// A port nobody listens on now (the kernel's choice), for a server that must know its
 /// own URL before it starts.
-export function freePort() {
+export function freePort(host = '127.0.0.1') {
   return new Promise((done, fail) => {
     const probe = createServer();
     probe.once('error', fail);
-    probe.listen(0, '127.0.0.1', () => {
+    probe.listen(0, host, () => {
       const { port } = probe.address();
       probe.close(() => done(port));
     });
@@ -46,7 +51,33 @@ for (const signal of ['SIGINT', 'SIGTERM']) {
   process.on(signal, () => { killAll(); process.exit(130); });
 }
 
-function config({ port, dataDir, spa, web }) {
+/// Another Portcullis as the upstream OpenID Connect provider ("Corp"), on 127.0.0.2:
+/// cookies ignore ports, so a second host keeps the two servers' cookies apart, as two
+/// sites would. This Portcullis is its client; any port of 127.0.0.1 (RFC 8252 §7.3).
+function upstreamConfig({ port, dataDir }) {
+  return `listen = "127.0.0.2:${port}"
+data_dir = "${dataDir}"
+
+[log]
+level = "warn"
+
+[[users]]
+username = "${UPSTREAM_PERSON.username}"
+name = "${UPSTREAM_PERSON.name}"
+email = "${UPSTREAM_PERSON.username}@corp.test"
+email_verified = true
+password = "${PASSWORD}"
+
+[[clients]]
+client_id = "${UPSTREAM_CLIENT}"
+client_name = "Portcullis"
+client_secret = "${UPSTREAM_SECRET}"
+redirect_uris = ["http://127.0.0.1/federation/corp/callback"]
+skip_consent = true
+`;
+}
+
+function config({ port, dataDir, spa, web, upstream }) {
   const users = Object.entries(PEOPLE).map(([username, name]) => `
 [[users]]
 username = "${username}"
@@ -65,7 +96,17 @@ max_failures_per_account = 3
 
 [keys]
 reload_interval = "1s"
-${users}
+${upstream ? `
+[federation]
+allow_private_addresses = true
+
+[[upstreams]]
+id = "corp"
+display_name = "Corp"
+issuer = "${upstream}"
+client_id = "${UPSTREAM_CLIENT}"
+client_secret = "${UPSTREAM_SECRET}"
+` : ''}${users}
 
 [[clients]]
 client_id = "spa"
@@ -84,13 +125,19 @@ post_logout_redirect_uris = ["${web}/signed-out"]
 `;
 }
 
-/// Starts Portcullis for clients at `spa` and `web` (origins); resolves once it is ready.
-export async function startPortcullis({ spa, web, logFile }) {
+/// Starts Portcullis for clients at `spa` and `web` (origins), with `upstream` (an
+/// issuer) as its "Corp" provider; without clients, it is that upstream itself. Resolves
+/// once it is ready.
+export async function startPortcullis({ spa, web, upstream, logFile }) {
   const bin = resolve(process.env.E2E_SERVER_BIN || '../../target/debug/portcullis');
-  const port = await freePort();
+  const host = spa ? '127.0.0.1' : '127.0.0.2';
+  const port = await freePort(host);
   const dir = mkdtempSync(join(tmpdir(), 'portcullis-e2e-'));
   const file = join(dir, 'portcullis.toml');
-  writeFileSync(file, config({ port, dataDir: join(dir, 'data'), spa, web }));
+  const dataDir = join(dir, 'data');
+  writeFileSync(file, spa
+    ? config({ port, dataDir, spa, web, upstream })
+    : upstreamConfig({ port, dataDir }));
   // Only the file configures it: PORTCULLIS_* variables of the caller would override it.
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PORTCULLIS_')));
   const child = spawn(bin, ['--config', file, 'serve'], { stdio: ['ignore', 'pipe', 'pipe'], env });
@@ -100,7 +147,7 @@ export async function startPortcullis({ spa, web, logFile }) {
   const log = (chunk) => appendFileSync(logFile, chunk);
   child.stdout.on('data', log);
   child.stderr.on('data', log);
-  const issuer = `http://127.0.0.1:${port}`;
+  const issuer = `http://${host}:${port}`;
   const exited = new Promise((done) => child.once('exit', (code) => done(code)));
   const deadline = Date.now() + 30_000;
   for (;;) {

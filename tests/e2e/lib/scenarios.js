@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { arrivedAt, launch, openTab, step, see, fill, press, shot, RESULTS } from './browser.js';
 import { startAttacker, startSpa, startWebClient } from './clients.js';
 import { codeAfter, codeAt, stepNow, wrongCode } from './authenticator.js';
-import { PASSWORD, PEOPLE, startPortcullis } from './portcullis.js';
+import { PASSWORD, PEOPLE, UPSTREAM_PERSON, startPortcullis } from './portcullis.js';
 
 export function suite(browserName) {
   describe(browserName, { timeout: 180_000 }, () => {
@@ -18,6 +18,7 @@ export function suite(browserName) {
     let spa;
     let web;
     let attacker;
+    let upstream;
     const issuer = () => portcullis.issuer;
 
     before(async () => {
@@ -25,9 +26,13 @@ export function suite(browserName) {
       spa = await startSpa(() => ({ issuer: issuer() }));
       web = await startWebClient(issuer);
       attacker = await startAttacker(issuer, 'portcullis_csrf', web.origin);
+      upstream = await startPortcullis({
+        logFile: join(RESULTS, `upstream-${browserName}.log`),
+      });
       portcullis = await startPortcullis({
         spa: spa.origin,
         web: web.origin,
+        upstream: upstream.issuer,
         logFile: join(RESULTS, `portcullis-${browserName}.log`),
       });
       browser = await launch(browserName);
@@ -36,6 +41,7 @@ export function suite(browserName) {
     after(async () => {
       await browser?.close();
       await portcullis?.stop();
+      await upstream?.stop();
       await Promise.all([spa, web, attacker].filter(Boolean).map((s) => s.close()));
     });
 
@@ -218,6 +224,60 @@ export function suite(browserName) {
         await fill(tab, '#remove-code', codes[1]);
         await press(tab, 'Turn off two-step verification');
         await see(tab, 'Scan this code with an authenticator app');
+      });
+    });
+
+    scenario('federation: continue with Corp into the SPA, then step up on top of it', async (tab) => {
+      await step(tab, 'the sign-in page offers Corp', async () => {
+        await go(tab, spa.origin);
+        await see(tab, 'Not signed in');
+        await press(tab, 'Sign in');
+        await see(tab, 'to continue to Photo app');
+        await see(tab, 'Continue with Corp');
+        await shot(tab, 'login-providers');
+        await press(tab, 'Continue with Corp');
+      });
+      await step(tab, "Corp's own sign-in page", async () => {
+        await see(tab, 'Username');
+        await arrivedAt(tab, `${upstream.issuer}/login`);
+        await fill(tab, '#username', UPSTREAM_PERSON.username);
+        await fill(tab, '#password', PASSWORD);
+        await press(tab, 'Sign in');
+      });
+      await step(tab, 'back here: consent, then the SPA signed in through Corp', async () => {
+        await allow(tab, 'Photo app');
+        await see(tab, `Signed in as ${UPSTREAM_PERSON.name}`);
+        await see(tab, 'Level urn:portcullis:acr:pwd by fed');
+        await arrivedAt(tab, spa.origin);
+      });
+      let key;
+      await step(tab, 'the person turns on two-step verification here', async () => {
+        await go(tab, `${issuer()}/account/mfa`);
+        await see(tab, 'Scan this code with an authenticator app');
+        key = await tab.$eval('#secret', (e) => e.dataset.otpSecret);
+        await fill(tab, '#code', codeAt(key, stepNow()));
+        await press(tab, 'Turn on');
+        await see(tab, 'Your recovery codes');
+      });
+      await step(tab, 'the SPA asks for mfa: the session has it, on top of Corp', async () => {
+        await go(tab, spa.origin);
+        await see(tab, `Signed in as ${UPSTREAM_PERSON.name}`);
+        await press(tab, "Verify it's me");
+        await see(tab, 'Level urn:portcullis:acr:mfa by fed, otp, mfa');
+      });
+    });
+
+    scenario('federation: a callback that is not ours gets a page that offers to try again', async (tab) => {
+      await step(tab, 'an answer from Corp this browser never asked for', async () => {
+        await go(tab, `${issuer()}/federation/corp/callback?code=forged&state=forged`);
+        await see(tab, 'Signing in with Corp did not work');
+        await see(tab, 'This sign-in has expired or was started in another browser.');
+        await shot(tab, 'federation-failed');
+      });
+      await step(tab, 'trying again starts from the sign-in page', async () => {
+        await tab.locator('#retry').click();
+        await see(tab, 'Continue with Corp');
+        await arrivedAt(tab, `${issuer()}/login`);
       });
     });
 
