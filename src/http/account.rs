@@ -18,6 +18,7 @@ use crate::store::{users, DbConnection, StoreError};
 struct AccountPage<'a> {
     username: &'a str,
     csrf: &'a str,
+    has_providers: bool,
 }
 
 #[derive(Deserialize, Default)]
@@ -55,6 +56,7 @@ pub async fn show(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
             &AccountPage {
                 username: &user.username,
                 csrf,
+                has_providers: !state.federation.upstreams().is_empty(),
             },
         )
     }))

@@ -12,9 +12,11 @@ use askama::Template;
 use serde::Deserialize;
 use serde_json::json;
 
+use super::account::signed_in;
 use super::authorize::{is_request_id, see_other};
 use super::cookies::Cookies;
 use super::login::{set_session_cookie, HOME};
+use super::providers;
 use super::{csrf, page, AppState};
 use crate::error::AppError;
 use crate::federation::{Callback, FederationError};
@@ -93,6 +95,9 @@ pub async fn callback(
         Ok(finished) => finished,
         Err(e) => return failed(&state, &name, None, e).await,
     };
+    if let Some(user_id) = finished.link_user_id.clone() {
+        return linked(&req, &state, &name, user_id, finished, now).await;
+    }
     let request = finished.request_id.clone();
     let client = state.proxies.client_of(&req);
     let previous = Cookies::read(&req, state.cookies.session_name());
@@ -130,6 +135,48 @@ pub async fn callback(
             Ok(response)
         }
         Err(refusal) => Ok(refused(&name, request.as_deref(), refusal)),
+    }
+}
+
+/// Finishes linking the provider to the signed-in person who started it.
+async fn linked(
+    req: &HttpRequest,
+    state: &AppState,
+    name: &str,
+    user_id: String,
+    finished: crate::federation::Finished,
+    now: i64,
+) -> Result<HttpResponse, AppError> {
+    let still_them = signed_in(req, state)
+        .await?
+        .is_some_and(|(_, user)| user.id == user_id);
+    if !still_them {
+        let signed_out = FederationError::BadState("linking: no longer signed in as who started");
+        return failed(state, name, None, signed_out).await;
+    }
+    let done = state
+        .db
+        .run(move |conn| {
+            federated::link_signed_in(
+                conn,
+                &user_id,
+                &finished.upstream.config,
+                &finished.asserted,
+                now,
+            )
+        })
+        .await?;
+    match done {
+        Ok(()) => Ok(see_other(providers::PAGE)),
+        Err(refusal) => {
+            providers::page_for(
+                req,
+                state,
+                StatusCode::CONFLICT,
+                Some(providers::message(refusal)),
+            )
+            .await
+        }
     }
 }
 

@@ -31,6 +31,7 @@ pub mod logout;
 pub mod metrics;
 pub mod mfa;
 pub mod page;
+pub mod providers;
 pub mod request_log;
 pub mod revoke;
 pub mod second_factor;
@@ -171,6 +172,17 @@ pub fn routes(cfg: &mut web::ServiceConfig, origins: &cors::AllowedOrigins) {
     .route(
         "/federation/{upstream}/callback",
         web::get().to(federation::callback),
+    )
+    .route("/account/providers", web::get().to(providers::show))
+    .service(
+        web::resource("/account/providers/{upstream}/link")
+            .app_data(login::form_config())
+            .route(web::post().to(providers::link)),
+    )
+    .service(
+        web::resource("/account/providers/unlink")
+            .app_data(login::form_config())
+            .route(web::post().to(providers::unlink)),
     )
     .route("/account", web::get().to(account::show))
     .route("/account/devices", web::get().to(devices::show))

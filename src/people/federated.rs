@@ -219,3 +219,80 @@ fn free_username(
         }
     }
 }
+
+/// Why a signed-in person's provider was not linked or unlinked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkRefusal {
+    /// The upstream account is linked to another local account.
+    LinkedElsewhere,
+    /// Removing it would leave the account with no way to sign in.
+    LastWay,
+    /// No such linked identity of this person.
+    NotFound,
+}
+
+/// Links the upstream identity to the signed-in person `user_id` (who proved the local
+/// account by being signed in, and the upstream one by signing in there).
+pub fn link_signed_in(
+    conn: &mut DbConnection,
+    user_id: &str,
+    upstream: &UpstreamConfig,
+    asserted: &Asserted,
+    now: i64,
+) -> Result<Result<(), LinkRefusal>, StoreError> {
+    store::transaction(conn, |conn| {
+        if let Some(existing) =
+            federated_identities::by_subject(conn, &upstream.id, &asserted.subject)?
+        {
+            return Ok(if existing.user_id == user_id {
+                Ok(())
+            } else {
+                Err(LinkRefusal::LinkedElsewhere)
+            });
+        }
+        link(conn, user_id, upstream, asserted, now)?;
+        audit::record(
+            conn,
+            "federation.linked",
+            Some(user_id),
+            None,
+            json!({ "upstream": upstream.id, "by": "signed_in" }),
+        )?;
+        Ok(Ok(()))
+    })
+}
+
+/// Unlinks one of `user_id`'s identities, unless it is their last way to sign in.
+pub fn unlink(
+    conn: &mut DbConnection,
+    user_id: &str,
+    identity_id: &str,
+) -> Result<Result<(), LinkRefusal>, StoreError> {
+    store::transaction(conn, |conn| {
+        let (has_password, identities) = methods(conn, user_id)?;
+        let Some(identity) = identities.iter().find(|i| i.id == identity_id) else {
+            return Ok(Err(LinkRefusal::NotFound));
+        };
+        if !has_password && identities.len() == 1 {
+            return Ok(Err(LinkRefusal::LastWay));
+        }
+        federated_identities::delete(conn, &identity.id)?;
+        audit::record(
+            conn,
+            "federation.unlinked",
+            Some(user_id),
+            None,
+            json!({ "upstream": identity.provider }),
+        )?;
+        Ok(Ok(()))
+    })
+}
+
+/// How `user_id` can sign in: with a password or not, and through which identities.
+pub fn methods(
+    conn: &mut DbConnection,
+    user_id: &str,
+) -> Result<(bool, Vec<FederatedIdentityRow>), StoreError> {
+    let has_password = users::get(conn, user_id)?.is_some_and(|u| u.password_hash.is_some());
+    Ok((has_password, federated_identities::for_user(conn, user_id)?))
+}

@@ -67,3 +67,7 @@ pub fn touch(
         .execute(conn)?;
     Ok(())
 }
+
+pub fn delete(conn: &mut DbConnection, id: &str) -> Result<bool, StoreError> {
+    Ok(diesel::delete(federated_identities::table.find(id)).execute(conn)? > 0)
+}

@@ -91,8 +91,20 @@ async fn at_upstream(
         .send()
         .await
         .unwrap();
+    through_upstream(down, up, browser, &started, username).await
+}
+
+/// From our redirect to the upstream (`started`), signs in there as `username`; the
+/// upstream's redirect back to our callback.
+async fn through_upstream(
+    down: &TestApp,
+    up: &TestApp,
+    browser: &reqwest::Client,
+    started: &reqwest::Response,
+    username: &str,
+) -> String {
     assert_eq!(started.status(), 303, "to the upstream");
-    let to_upstream = location(&started);
+    let to_upstream = location(started);
     assert!(to_upstream.starts_with(&up.issuer), "{to_upstream}");
     // Not `drive`: it would sign in as alice; this person types their own name.
     let login = browser.get(&to_upstream).send().await.unwrap();
@@ -420,4 +432,132 @@ async fn a_sign_in_nobody_came_back_from_is_cleaned_up() {
     };
     assert_eq!(clean(now), 0, "still in time");
     assert_eq!(clean(now + down.config.federation.state_ttl.as_secs()), 1);
+}
+
+/// A browser with a password session at `down` for our local alice.
+async fn alice_at(down: &TestApp) -> reqwest::Client {
+    let browser = browser();
+    let page = browser.get(down.url("/login")).send().await.unwrap();
+    let csrf = csrf_of(&page.text().await.unwrap());
+    let signed_in = browser
+        .post(down.url("/login"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("username", "alice"),
+            ("password", oidc::PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&signed_in), "/account");
+    browser
+}
+
+/// Presses "Link Corp" on the sign-in methods page and signs in at the upstream as
+/// `username`; our answer to the callback.
+async fn link_corp(
+    down: &TestApp,
+    up: &TestApp,
+    browser: &reqwest::Client,
+    username: &str,
+) -> reqwest::Response {
+    let page = browser
+        .get(down.url("/account/providers"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("Link Corp"), "{html}");
+    let started = browser
+        .post(down.url("/account/providers/corp/link"))
+        .form(&[("csrf", csrf_of(&html))])
+        .send()
+        .await
+        .unwrap();
+    let callback = through_upstream(down, up, browser, &started, username).await;
+    browser.get(&callback).send().await.unwrap()
+}
+
+/// Unlinks `identity` on the sign-in methods page.
+async fn unlink(down: &TestApp, browser: &reqwest::Client, identity: &str) -> reqwest::Response {
+    let html = browser
+        .get(down.url("/account/providers"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    browser
+        .post(down.url("/account/providers/unlink"))
+        .form(&[("csrf", csrf_of(&html).as_str()), ("identity", identity)])
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_signed_in_person_links_a_provider_and_signs_in_with_it_then_unlinks_it() {
+    let up = upstream().await;
+    let down = downstream(&up, |_| {}).await;
+    let alice = alice_at(&down).await;
+    let local = accounts(&down)
+        .0
+        .into_iter()
+        .find(|u| u.username == "alice")
+        .unwrap();
+
+    let linked = link_corp(&down, &up, &alice, "newcomer").await;
+    assert_eq!(location(&linked), "/account/providers");
+    let html = alice
+        .get(down.url("/account/providers"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("Linked as newcomer@example.test"), "{html}");
+    let (_, identities) = accounts(&down);
+    assert_eq!(identities.len(), 1);
+    assert_eq!(identities[0].user_id, local.id, "linked to alice");
+
+    // Now "Continue with Corp" as newcomer is alice.
+    let id = web_signs_in(&down, &up, "newcomer").await;
+    assert_eq!(id["sub"], local.id.as_str());
+
+    // Alice has a password: the provider can go.
+    let gone = unlink(&down, &alice, &identities[0].id).await;
+    assert_eq!(location(&gone), "/account/providers");
+    assert!(accounts(&down).1.is_empty());
+}
+
+#[tokio::test]
+async fn the_last_way_to_sign_in_stays_and_one_upstream_account_links_to_one_local_account() {
+    let up = upstream().await;
+    let down = downstream(&up, |_| {}).await;
+    // newcomer is provisioned: Corp is their only way in.
+    let browser = browser();
+    let callback = at_upstream(&down, &up, &browser, "newcomer", None).await;
+    assert_eq!(browser.get(&callback).send().await.unwrap().status(), 303);
+    let (_, identities) = accounts(&down);
+    assert_eq!(identities.len(), 1);
+    let kept = unlink(&down, &browser, &identities[0].id).await;
+    assert_eq!(kept.status(), 409);
+    assert!(kept.text().await.unwrap().contains("only way to sign in"));
+    assert_eq!(accounts(&down).1.len(), 1, "still linked");
+
+    // Alice cannot take newcomer's Corp account for hers.
+    let alice = alice_at(&down).await;
+    let refused = link_corp(&down, &up, &alice, "newcomer").await;
+    assert_eq!(refused.status(), 409);
+    assert!(refused
+        .text()
+        .await
+        .unwrap()
+        .contains("linked to another account"));
+    let (_, after) = accounts(&down);
+    assert_eq!(after.len(), 1);
+    assert_eq!(after[0].user_id, identities[0].user_id, "unchanged");
 }
