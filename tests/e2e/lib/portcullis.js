@@ -20,10 +20,12 @@ export const PEOPLE = {
   frank: 'Frank Herbert',
   mallory: 'Mallory Attacker',
   grace: 'Grace Hopper',
+  ivan: 'Ivan Pavlov',
 };
 
-/// The upstream provider's own person, and this Portcullis's client there.
+/// The upstream provider's own people, and this Portcullis's client there.
 export const UPSTREAM_PERSON = { username: 'ulla', name: 'Ulla Upstream' };
+export const UPSTREAM_LINKER = { username: 'uwe', name: 'Uwe Upstream' };
 const UPSTREAM_CLIENT = 'portcullis';
 const UPSTREAM_SECRET = 'upstream-client-secret-0123456789abcdef';
 
@@ -61,13 +63,14 @@ data_dir = "${dataDir}"
 [log]
 level = "warn"
 
+${[UPSTREAM_PERSON, UPSTREAM_LINKER].map((p) => `
 [[users]]
-username = "${UPSTREAM_PERSON.username}"
-name = "${UPSTREAM_PERSON.name}"
-email = "${UPSTREAM_PERSON.username}@corp.test"
+username = "${p.username}"
+name = "${p.name}"
+email = "${p.username}@corp.test"
 email_verified = true
 password = "${PASSWORD}"
-
+`).join('')}
 [[clients]]
 client_id = "${UPSTREAM_CLIENT}"
 client_name = "Portcullis"

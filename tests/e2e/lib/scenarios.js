@@ -9,7 +9,9 @@ import assert from 'node:assert/strict';
 import { arrivedAt, launch, openTab, step, see, fill, press, shot, RESULTS } from './browser.js';
 import { startAttacker, startSpa, startWebClient } from './clients.js';
 import { codeAfter, codeAt, stepNow, wrongCode } from './authenticator.js';
-import { PASSWORD, PEOPLE, UPSTREAM_PERSON, startPortcullis } from './portcullis.js';
+import {
+  PASSWORD, PEOPLE, UPSTREAM_LINKER, UPSTREAM_PERSON, startPortcullis,
+} from './portcullis.js';
 
 export function suite(browserName) {
   describe(browserName, { timeout: 180_000 }, () => {
@@ -264,6 +266,34 @@ export function suite(browserName) {
         await see(tab, `Signed in as ${UPSTREAM_PERSON.name}`);
         await press(tab, "Verify it's me");
         await see(tab, 'Level urn:portcullis:acr:mfa by fed, otp, mfa');
+      });
+    });
+
+    scenario('federation: link Corp to an account, then unlink it', async (tab) => {
+      await step(tab, 'the sign-in methods page', async () => {
+        await go(tab, `${issuer()}/login`);
+        await signIn(tab, 'ivan');
+        await see(tab, 'You are signed in as ivan');
+        await tab.locator('a[href="/account/providers"]').click();
+        await see(tab, 'Sign-in methods');
+        await see(tab, 'Link Corp');
+        await shot(tab, 'providers');
+      });
+      await step(tab, 'link: sign in at Corp, back on the page', async () => {
+        await press(tab, 'Link Corp');
+        await see(tab, 'Username');
+        await arrivedAt(tab, `${upstream.issuer}/login`);
+        await fill(tab, '#username', UPSTREAM_LINKER.username);
+        await fill(tab, '#password', PASSWORD);
+        await press(tab, 'Sign in');
+        await see(tab, `Linked as ${UPSTREAM_LINKER.username}@corp.test`);
+        await arrivedAt(tab, `${issuer()}/account/providers`);
+        await shot(tab, 'providers-linked');
+      });
+      await step(tab, 'unlink', async () => {
+        await press(tab, 'Unlink Corp');
+        await see(tab, 'Link Corp');
+        await tab.waitForFunction(() => !document.body.innerText.includes('Linked as'));
       });
     });
 
