@@ -15,7 +15,13 @@ pub enum UpstreamKind {
     /// Any OpenID Connect provider, found by its `issuer` (Discovery 1.0).
     #[default]
     Oidc,
+    /// Google: OpenID Connect at `https://accounts.google.com` (the default `issuer`);
+    /// `hosted_domain` checked on the ID token's `hd`.
+    Google,
 }
+
+/// Google's issuer identifier.
+pub const GOOGLE_ISSUER: &str = "https://accounts.google.com";
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -47,6 +53,10 @@ pub struct UpstreamConfig {
     /// Create a local account at a first sign-in (just-in-time provisioning).
     #[serde(default = "yes")]
     pub provision: bool,
+    /// Google: only accounts of this Workspace domain, as the ID token's `hd` says (the
+    /// `hd` request parameter is sent too, but it is only a hint).
+    #[serde(default)]
+    pub hosted_domain: Option<String>,
 }
 
 fn yes() -> bool {
@@ -56,6 +66,15 @@ fn yes() -> bool {
 impl UpstreamConfig {
     pub fn display_name(&self) -> &str {
         self.display_name.as_deref().unwrap_or(&self.id)
+    }
+
+    /// The issuer discovery is read from: the configured one, else the kind's own.
+    pub fn issuer(&self) -> Option<&str> {
+        match (self.kind, &self.issuer) {
+            (_, Some(issuer)) => Some(issuer),
+            (UpstreamKind::Google, None) => Some(GOOGLE_ISSUER),
+            (UpstreamKind::Oidc, None) => None,
+        }
     }
 
     pub fn scopes(&self) -> Vec<String> {
@@ -121,13 +140,12 @@ pub(super) fn validate_all(upstreams: &mut [UpstreamConfig]) -> Result<(), Strin
             &u.client_secret_file,
         )?;
         u.client_secret_file = None;
-        match u.kind {
-            UpstreamKind::Oidc => {
-                let Some(issuer) = &u.issuer else {
-                    return Err(format!("{at}.issuer: an oidc upstream needs its issuer"));
-                };
-                super::validate_issuer(issuer).map_err(|e| format!("{at}.issuer: {e}"))?;
-            }
+        let Some(issuer) = u.issuer() else {
+            return Err(format!("{at}.issuer: an oidc upstream needs its issuer"));
+        };
+        super::validate_issuer(issuer).map_err(|e| format!("{at}.issuer: {e}"))?;
+        if u.hosted_domain.is_some() && u.kind != UpstreamKind::Google {
+            return Err(format!("{at}.hosted_domain: only for kind = \"google\""));
         }
         if !u.scopes().iter().any(|s| s == "openid") {
             return Err(format!("{at}.scopes: must include openid"));

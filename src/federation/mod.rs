@@ -52,6 +52,9 @@ pub enum FederationError {
     /// What came back does not verify (code exchange, ID token, `iss`).
     #[error("rejected: {0}")]
     Rejected(String),
+    /// The upstream vouched for someone this upstream may not sign in (`hosted_domain`).
+    #[error("not allowed: {0}")]
+    NotAllowed(&'static str),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -65,6 +68,7 @@ impl FederationError {
             FederationError::Denied(_) => "denied",
             FederationError::Unreachable(_) => "unreachable",
             FederationError::Rejected(_) => "rejected",
+            FederationError::NotAllowed(_) => "not_allowed",
             FederationError::Store(_) => "unavailable",
         }
     }
@@ -150,8 +154,7 @@ impl Federation {
                 Some(o) => o,
                 None => u
                     .config
-                    .issuer
-                    .as_deref()
+                    .issuer()
                     .and_then(|i| url::Url::parse(i).ok())
                     .map(|i| i.origin().ascii_serialization())
                     .unwrap_or_default(),
@@ -244,7 +247,7 @@ impl Federation {
         }
         // RFC 9207 §2.4: an `iss` on the response must be the issuer we sent them to.
         if let Some(iss) = &callback.iss {
-            if Some(iss.as_str()) != up.config.issuer.as_deref() {
+            if Some(iss.as_str()) != up.config.issuer() {
                 return Err(FederationError::Rejected("iss of the callback".into()));
             }
         }

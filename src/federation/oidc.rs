@@ -6,26 +6,76 @@
 //! JWKS — signature, `iss`, `aud`, `azp`, `exp`, `nonce` (Core §3.1.3.7) — with the keys
 //! fetched again once when a token names a key we have not seen (a rotation upstream);
 //! and UserInfo (§5.3) when the ID token carries no email.
+//!
+//! `kind = "google"` is this with Google's issuer by default and `hosted_domain` checked
+//! on the `hd` claim. Google documents `iss` as `https://accounts.google.com` or, in
+//! older flows, `accounts.google.com`; the code flow issues the first, and the second
+//! cannot be read here: `openidconnect` parses `iss` as a URL before any check of ours
+//! (see docs/ARCHITECTURE.md, "Decisions").
 
 use openidconnect::core::{
-    CoreAuthenticationFlow, CoreClient, CoreProviderMetadata, CoreUserInfoClaims,
+    CoreAuthDisplay, CoreAuthPrompt, CoreAuthenticationFlow, CoreErrorResponseType,
+    CoreGenderClaim, CoreJsonWebKey, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm,
+    CoreProviderMetadata, CoreRevocableToken, CoreRevocationErrorResponse,
+    CoreTokenIntrospectionResponse, CoreTokenType, CoreUserInfoClaims,
 };
 use openidconnect::{
-    AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret, CsrfToken, IssuerUrl,
-    Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl,
-    RequestTokenError, Scope, TokenResponse,
+    AdditionalClaims, AuthorizationCode, ClaimsVerificationError, Client, ClientId, ClientSecret,
+    CsrfToken, EmptyExtraTokenFields, EndpointMaybeSet, EndpointNotSet, EndpointSet, IdTokenFields,
+    IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl,
+    RequestTokenError, Scope, StandardErrorResponse, StandardTokenResponse, TokenResponse,
 };
+use serde::{Deserialize, Serialize};
 use tokio::sync::RwLock;
 
 use super::outbound::Outbound;
 use super::{Asserted, FederationError};
 use crate::config::UpstreamConfig;
 
+/// The claims beyond the standard ones that we read: Google's `hd` (hosted domain).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ExtraClaims {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hd: Option<String>,
+}
+
+impl AdditionalClaims for ExtraClaims {}
+
+type Fields = IdTokenFields<
+    ExtraClaims,
+    EmptyExtraTokenFields,
+    CoreGenderClaim,
+    CoreJweContentEncryptionAlgorithm,
+    CoreJwsSigningAlgorithm,
+>;
+
+/// The relying party's client, with the endpoints discovery gives.
+type UpstreamClient = Client<
+    ExtraClaims,
+    CoreAuthDisplay,
+    CoreGenderClaim,
+    CoreJweContentEncryptionAlgorithm,
+    CoreJsonWebKey,
+    CoreAuthPrompt,
+    StandardErrorResponse<CoreErrorResponseType>,
+    StandardTokenResponse<Fields, CoreTokenType>,
+    CoreTokenIntrospectionResponse,
+    CoreRevocableToken,
+    CoreRevocationErrorResponse,
+    EndpointSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointNotSet,
+    EndpointMaybeSet,
+    EndpointMaybeSet,
+>;
+
 /// How soon after one fetch the keys may be fetched again for an unknown `kid`.
 const REFETCH_AFTER: i64 = 60;
 
 pub struct Provider {
     issuer: IssuerUrl,
+    hosted_domain: Option<String>,
     client_id: ClientId,
     client_secret: Option<ClientSecret>,
     scopes: Vec<Scope>,
@@ -43,9 +93,10 @@ pub struct Started {
 
 impl Provider {
     pub fn new(config: &UpstreamConfig, max_age: i64) -> Result<Provider, String> {
-        let issuer = config.issuer.clone().unwrap_or_default();
+        let issuer = config.issuer().unwrap_or_default().to_owned();
         Ok(Provider {
             issuer: IssuerUrl::new(issuer).map_err(|e| e.to_string())?,
+            hosted_domain: config.hosted_domain.clone(),
             client_id: ClientId::new(config.client_id.clone()),
             client_secret: config
                 .client_secret
@@ -97,19 +148,8 @@ impl Provider {
         )
     }
 
-    fn client(
-        &self,
-        metadata: CoreProviderMetadata,
-        redirect: &RedirectUrl,
-    ) -> openidconnect::core::CoreClient<
-        openidconnect::EndpointSet,
-        openidconnect::EndpointNotSet,
-        openidconnect::EndpointNotSet,
-        openidconnect::EndpointNotSet,
-        openidconnect::EndpointMaybeSet,
-        openidconnect::EndpointMaybeSet,
-    > {
-        CoreClient::from_provider_metadata(
+    fn client(&self, metadata: CoreProviderMetadata, redirect: &RedirectUrl) -> UpstreamClient {
+        UpstreamClient::from_provider_metadata(
             metadata,
             self.client_id.clone(),
             self.client_secret.clone(),
@@ -125,15 +165,19 @@ impl Provider {
     ) -> Result<Started, FederationError> {
         let client = self.client(self.metadata(outbound, now, false).await?, redirect);
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
-        let (url, state, nonce) = client
+        let mut request = client
             .authorize_url(
                 CoreAuthenticationFlow::AuthorizationCode,
                 CsrfToken::new_random,
                 Nonce::new_random,
             )
             .add_scopes(self.scopes.iter().cloned())
-            .set_pkce_challenge(challenge)
-            .url();
+            .set_pkce_challenge(challenge);
+        if let Some(domain) = &self.hosted_domain {
+            // A hint that narrows Google's account chooser; the `hd` claim decides.
+            request = request.add_extra_param("hd", domain.clone());
+        }
+        let (url, state, nonce) = request.url();
         Ok(Started {
             url,
             state: state.secret().clone(),
@@ -177,7 +221,7 @@ impl Provider {
             .ok_or_else(|| FederationError::Rejected("no ID token".into()))?;
         let nonce = Nonce::new(nonce.to_owned());
         let at = chrono::DateTime::from_timestamp(now, 0).unwrap_or_default();
-        let verify = |client: &CoreClient<_, _, _, _, _, _>| {
+        let verify = |client: &UpstreamClient| {
             let verifier = client.id_token_verifier().set_time_fn(move || at);
             id_token.claims(&verifier, &nonce).cloned().map_err(|e| {
                 (
@@ -196,6 +240,11 @@ impl Provider {
             }
             Err((false, e)) => return Err(FederationError::Rejected(format!("ID token: {e}"))),
         };
+        if let Some(domain) = &self.hosted_domain {
+            if claims.additional_claims().hd.as_deref() != Some(domain) {
+                return Err(FederationError::NotAllowed("hosted domain"));
+            }
+        }
         let mut asserted = Asserted {
             subject: claims.subject().to_string(),
             email: claims.email().map(|e| e.to_string()),

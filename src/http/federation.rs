@@ -218,6 +218,9 @@ async fn failed(
         FederationError::Rejected(_) => {
             (StatusCode::BAD_GATEWAY, "Its answer could not be verified.")
         }
+        FederationError::NotAllowed(_) => {
+            (StatusCode::FORBIDDEN, "This account may not sign in here.")
+        }
         FederationError::Store(e) => return Err(e.into()),
     };
     Ok(page_for(status, provider, message, request))

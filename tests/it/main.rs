@@ -14,6 +14,7 @@ mod cors;
 mod devices;
 mod discovery;
 mod federation;
+mod federation_answers;
 mod health;
 mod keys;
 mod lifecycle;

@@ -11,6 +11,7 @@ use portcullis::config::{Config, Secret};
 use portcullis::Application;
 use tempfile::TempDir;
 
+pub mod fake_upstream;
 pub mod oidc;
 
 pub const SECRET_KEY: &str = "integration-tests-secret-key-0123456789";

@@ -1,0 +1,195 @@
+//! Federated sign-in (#13) against a fake upstream on loopback: Google's hosted domain,
+//! UserInfo for an email the ID token lacks, a verified-email rule that holds against a
+//! provider that says "unverified", and every way an upstream's answer can be wrong —
+//! each a page, with nothing written.
+
+use std::time::Duration;
+
+use portcullis::config::{Lifetime, UpstreamConfig, UpstreamKind};
+use portcullis::store::{federated_identities, users};
+
+use crate::common::fake_upstream::{Behaviour, FakeUpstream};
+
+/// One way to get an answer wrong.
+type Misbehave = fn(&mut Behaviour);
+use crate::common::oidc::{self, browser, csrf_of, location};
+use crate::common::TestApp;
+
+async fn downstream(fake: &FakeUpstream, customize: impl FnOnce(&mut UpstreamConfig)) -> TestApp {
+    let mut upstream = UpstreamConfig {
+        id: "fake".into(),
+        display_name: Some("Fake".into()),
+        issuer: Some(fake.issuer.clone()),
+        client_id: "portcullis".into(),
+        provision: true,
+        ..Default::default()
+    };
+    customize(&mut upstream);
+    TestApp::spawn_with(move |c| {
+        oidc::with_apps(c);
+        c.federation.allow_private_addresses = true;
+        c.federation.timeout = Lifetime::secs(1);
+        c.upstreams = vec![upstream];
+    })
+    .await
+}
+
+/// "Continue with Fake" in a fresh browser: our answer to the fake's callback.
+async fn continue_with_fake(down: &TestApp) -> reqwest::Response {
+    let browser = browser();
+    let page = browser.get(down.url("/login")).send().await.unwrap();
+    let csrf = csrf_of(&page.text().await.unwrap());
+    let started = browser
+        .post(down.url("/federation/fake/start"))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(started.status(), 303);
+    let approved = browser.get(location(&started)).send().await.unwrap();
+    let callback = location(&approved);
+    assert!(
+        callback.starts_with(&down.url("/federation/fake/callback?")),
+        "{callback}"
+    );
+    browser.get(&callback).send().await.unwrap()
+}
+
+/// Users and linked identities in `app`'s database.
+fn counts(app: &TestApp) -> (usize, usize) {
+    let core = portcullis::Core::open(app.config.clone()).unwrap();
+    core.db
+        .run_blocking(|conn| {
+            let all = users::list(conn)?;
+            let mut identities = 0;
+            for u in &all {
+                identities += federated_identities::for_user(conn, &u.id)?.len();
+            }
+            Ok::<_, portcullis::store::StoreError>((all.len(), identities))
+        })
+        .unwrap()
+}
+
+async fn page_of(response: reqwest::Response) -> (u16, String) {
+    (response.status().as_u16(), response.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn google_accounts_of_the_hosted_domain_only() {
+    let fake = FakeUpstream::start().await;
+    let down = downstream(&fake, |u| {
+        u.kind = UpstreamKind::Google;
+        u.hosted_domain = Some("example.com".into());
+    })
+    .await;
+    let before = counts(&down);
+    for hd in [None, Some("other.com")] {
+        fake.behave(|b| b.person.hd = hd.map(str::to_owned));
+        let (status, html) = page_of(continue_with_fake(&down).await).await;
+        assert_eq!(status, 403, "{hd:?}");
+        assert!(html.contains("may not sign in here"), "{html}");
+        assert_eq!(counts(&down), before, "nothing written for {hd:?}");
+    }
+    fake.behave(|b| b.person.hd = Some("example.com".into()));
+    let signed_in = continue_with_fake(&down).await;
+    assert_eq!(location(&signed_in), "/account");
+    assert_eq!(counts(&down), (before.0 + 1, 1));
+    let asked = fake.authorize_queries.lock().unwrap().clone();
+    assert!(
+        asked
+            .iter()
+            .all(|q| q.get("hd").map(String::as_str) == Some("example.com")),
+        "hd is sent as a hint: {asked:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_email_only_in_userinfo_is_read_from_there() {
+    let fake = FakeUpstream::start().await;
+    fake.behave(|b| b.person.email_only_in_userinfo = true);
+    let down = downstream(&fake, |_| {}).await;
+    assert_eq!(location(&continue_with_fake(&down).await), "/account");
+    let core = portcullis::Core::open(down.config.clone()).unwrap();
+    let made = core
+        .db
+        .run_blocking(|conn| users::by_username(conn, "faye"))
+        .unwrap()
+        .expect("provisioned under the email's local part");
+    assert_eq!(made.email.as_deref(), Some("faye@fake.test"));
+}
+
+#[tokio::test]
+async fn an_unverified_email_never_links_even_from_a_trusted_upstream() {
+    let fake = FakeUpstream::start().await;
+    // Our alice has alice@example.test, verified.
+    fake.behave(|b| {
+        b.person.email = Some("alice@example.test".into());
+        b.person.email_verified = false;
+    });
+    let down = downstream(&fake, |u| u.trust_email = true).await;
+    let before = counts(&down);
+    let (status, html) = page_of(continue_with_fake(&down).await).await;
+    assert_eq!(status, 403);
+    assert!(html.contains("already exists"), "{html}");
+    assert_eq!(counts(&down), before);
+}
+
+#[tokio::test]
+async fn every_wrong_answer_gets_a_page_and_writes_nothing() {
+    let fake = FakeUpstream::start().await;
+    let down = downstream(&fake, |_| {}).await;
+    let before = counts(&down);
+    let cases: [(&str, Misbehave); 4] = [
+        ("another audience", |b| b.aud = Some("someone-else".into())),
+        ("another nonce", |b| b.nonce = Some("not-the-nonce".into())),
+        ("a key never published", |b| b.sign_with_second_key = true),
+        ("an expired ID token", |b| b.expired_by = Some(600)),
+    ];
+    for (case, misbehave) in cases {
+        fake.behave(|b| {
+            *b = Default::default();
+            misbehave(b);
+        });
+        let (status, html) = page_of(continue_with_fake(&down).await).await;
+        assert_eq!(status, 502, "{case}");
+        assert!(html.contains("could not be verified"), "{case}: {html}");
+        assert_eq!(counts(&down), before, "{case}: nothing written");
+    }
+
+    fake.behave(|b| {
+        *b = Default::default();
+        b.token_delay = Some(Duration::from_secs(3));
+    });
+    let (status, html) = page_of(continue_with_fake(&down).await).await;
+    assert_eq!(status, 502, "a slow upstream");
+    assert!(html.contains("cannot be reached"), "{html}");
+    assert_eq!(counts(&down), before);
+}
+
+#[tokio::test]
+async fn a_key_rotated_in_upstream_is_fetched_once_it_signs() {
+    let fake = FakeUpstream::start().await;
+    let down = downstream(&fake, |_| {}).await;
+    assert_eq!(location(&continue_with_fake(&down).await), "/account");
+    let fetched = fake.jwks_fetches.load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(fetched, 1, "discovery once, keys once");
+
+    fake.behave(|b| {
+        b.rotated = true;
+        b.sign_with_second_key = true;
+    });
+    // Within a minute of the last fetch the keys are not fetched again for a `kid`…
+    let (status, _) = page_of(continue_with_fake(&down).await).await;
+    assert_eq!(status, 502);
+    assert_eq!(
+        fake.jwks_fetches.load(std::sync::atomic::Ordering::SeqCst),
+        fetched
+    );
+    // …after it, once.
+    down.clock.advance(61);
+    assert_eq!(location(&continue_with_fake(&down).await), "/account");
+    assert_eq!(
+        fake.jwks_fetches.load(std::sync::atomic::Ordering::SeqCst),
+        fetched + 1
+    );
+}
