@@ -18,7 +18,12 @@ pub enum UpstreamKind {
     /// Google: OpenID Connect at `https://accounts.google.com` (the default `issuer`);
     /// `hosted_domain` checked on the ID token's `hd`.
     Google,
+    /// Facebook Login: OAuth 2.0 and the Graph API, not OpenID Connect.
+    Facebook,
 }
+
+/// The Graph API version used when `graph_version` is not set.
+pub const FACEBOOK_GRAPH_VERSION: &str = "v21.0";
 
 /// Google's issuer identifier.
 pub const GOOGLE_ISSUER: &str = "https://accounts.google.com";
@@ -57,6 +62,17 @@ pub struct UpstreamConfig {
     /// `hd` request parameter is sent too, but it is only a hint).
     #[serde(default)]
     pub hosted_domain: Option<String>,
+    /// Facebook: the Graph API version, pinned (`v21.0` by default).
+    #[serde(default)]
+    pub graph_version: Option<String>,
+    /// Overrides of the kind's own endpoints (tests and staging point them at loopback):
+    /// Facebook's login dialog, its token endpoint, and the Graph API's base URL.
+    #[serde(default)]
+    pub authorization_endpoint: Option<String>,
+    #[serde(default)]
+    pub token_endpoint: Option<String>,
+    #[serde(default)]
+    pub graph_url: Option<String>,
 }
 
 fn yes() -> bool {
@@ -73,14 +89,21 @@ impl UpstreamConfig {
         match (self.kind, &self.issuer) {
             (_, Some(issuer)) => Some(issuer),
             (UpstreamKind::Google, None) => Some(GOOGLE_ISSUER),
-            (UpstreamKind::Oidc, None) => None,
+            (UpstreamKind::Oidc | UpstreamKind::Facebook, None) => None,
         }
     }
 
     pub fn scopes(&self) -> Vec<String> {
-        self.scopes
-            .clone()
-            .unwrap_or_else(|| vec!["openid".into(), "email".into(), "profile".into()])
+        self.scopes.clone().unwrap_or_else(|| match self.kind {
+            UpstreamKind::Facebook => vec!["email".into(), "public_profile".into()],
+            _ => vec!["openid".into(), "email".into(), "profile".into()],
+        })
+    }
+
+    pub fn graph_version(&self) -> &str {
+        self.graph_version
+            .as_deref()
+            .unwrap_or(FACEBOOK_GRAPH_VERSION)
     }
 }
 
@@ -140,13 +163,35 @@ pub(super) fn validate_all(upstreams: &mut [UpstreamConfig]) -> Result<(), Strin
             &u.client_secret_file,
         )?;
         u.client_secret_file = None;
+        if u.hosted_domain.is_some() && u.kind != UpstreamKind::Google {
+            return Err(format!("{at}.hosted_domain: only for kind = \"google\""));
+        }
+        for (key, url) in [
+            ("authorization_endpoint", &u.authorization_endpoint),
+            ("token_endpoint", &u.token_endpoint),
+            ("graph_url", &u.graph_url),
+        ] {
+            if let Some(url) = url {
+                super::validate_issuer(url).map_err(|e| format!("{at}.{key}: {e}"))?;
+            }
+        }
+        if u.kind == UpstreamKind::Facebook {
+            if u.client_secret.is_none() {
+                return Err(format!("{at}.client_secret: Facebook needs the app secret"));
+            }
+            let v = u.graph_version();
+            let valid = v.starts_with('v')
+                && v.len() <= 8
+                && v[1..].bytes().all(|b| b.is_ascii_digit() || b == b'.');
+            if !valid {
+                return Err(format!("{at}.graph_version: {v:?} is not like \"v21.0\""));
+            }
+            continue;
+        }
         let Some(issuer) = u.issuer() else {
             return Err(format!("{at}.issuer: an oidc upstream needs its issuer"));
         };
         super::validate_issuer(issuer).map_err(|e| format!("{at}.issuer: {e}"))?;
-        if u.hosted_domain.is_some() && u.kind != UpstreamKind::Google {
-            return Err(format!("{at}.hosted_domain: only for kind = \"google\""));
-        }
         if !u.scopes().iter().any(|s| s == "openid") {
             return Err(format!("{at}.scopes: must include openid"));
         }

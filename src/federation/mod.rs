@@ -12,11 +12,12 @@ use openidconnect::RedirectUrl;
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
-use crate::config::{Config, UpstreamConfig};
+use crate::config::{Config, UpstreamConfig, UpstreamKind};
 use crate::crypto::{token, MasterKey};
 use crate::store::federation_states::{self, FederationStateRow};
 use crate::store::{Db, StoreError};
 
+pub mod facebook;
 pub mod oidc;
 pub mod outbound;
 
@@ -76,7 +77,13 @@ impl FederationError {
 
 pub struct Upstream {
     pub config: UpstreamConfig,
-    provider: oidc::Provider,
+    protocol: Protocol,
+}
+
+/// How an upstream is spoken to.
+enum Protocol {
+    Oidc(Box<oidc::Provider>),
+    Facebook(Box<facebook::Provider>),
 }
 
 /// The configured upstreams and the client that calls them.
@@ -121,9 +128,17 @@ impl Federation {
             .upstreams
             .iter()
             .map(|u| {
+                let protocol = match u.kind {
+                    UpstreamKind::Oidc | UpstreamKind::Google => {
+                        oidc::Provider::new(u, max_age).map(|p| Protocol::Oidc(Box::new(p)))
+                    }
+                    UpstreamKind::Facebook => {
+                        facebook::Provider::new(u).map(|p| Protocol::Facebook(Box::new(p)))
+                    }
+                }
+                .map_err(|e| format!("upstreams {:?}: {e}", u.id))?;
                 Ok(Arc::new(Upstream {
-                    provider: oidc::Provider::new(u, max_age)
-                        .map_err(|e| format!("upstreams {:?}: {e}", u.id))?,
+                    protocol,
                     config: u.clone(),
                 }))
             })
@@ -150,7 +165,11 @@ impl Federation {
     pub async fn form_action_origins(&self) -> Vec<String> {
         let mut origins = Vec::new();
         for u in &self.upstreams {
-            let origin = match u.provider.authorization_origin().await {
+            let discovered = match &u.protocol {
+                Protocol::Oidc(p) => p.authorization_origin().await,
+                Protocol::Facebook(p) => Some(p.authorization_origin()),
+            };
+            let origin = match discovered {
                 Some(o) => o,
                 None => u
                     .config
@@ -190,16 +209,28 @@ impl Federation {
         now: i64,
     ) -> Result<url::Url, FederationError> {
         let up = self.get(upstream).ok_or(FederationError::Unknown)?;
-        let started = up
-            .provider
-            .start(&self.outbound, &self.redirect(upstream)?, now)
-            .await?;
-        let id = state_id(&started.state);
-        let kept = serde_json::to_vec(&Kept {
-            nonce: started.nonce,
-            pkce_verifier: started.pkce_verifier,
-        })
-        .expect("kept values serialise");
+        let (url, state, kept) = match &up.protocol {
+            Protocol::Oidc(p) => {
+                let started = p
+                    .start(&self.outbound, &self.redirect(upstream)?, now)
+                    .await?;
+                let kept = Kept {
+                    nonce: started.nonce,
+                    pkce_verifier: started.pkce_verifier,
+                };
+                (started.url, started.state, kept)
+            }
+            Protocol::Facebook(p) => {
+                let started = p.start(&self.redirect_uri(upstream));
+                let kept = Kept {
+                    nonce: String::new(),
+                    pkce_verifier: started.pkce_verifier,
+                };
+                (started.url, started.state, kept)
+            }
+        };
+        let id = state_id(&state);
+        let kept = serde_json::to_vec(&kept).expect("kept values serialise");
         let row = FederationStateRow {
             sealed: master.seal(id.as_bytes(), &kept),
             id,
@@ -212,7 +243,7 @@ impl Federation {
         };
         db.run(move |conn| federation_states::insert(conn, &row))
             .await?;
-        Ok(started.url)
+        Ok(url)
     }
 
     /// Finishes a sign-in at `upstream` from its callback in the browser with `binding`.
@@ -264,17 +295,28 @@ impl Federation {
             .ok()
             .and_then(|k| serde_json::from_slice(&k).ok())
             .ok_or(FederationError::BadState("cannot be opened"))?;
-        let asserted = up
-            .provider
-            .finish(
-                &self.outbound,
-                &self.redirect(upstream)?,
-                code,
-                &kept.nonce,
-                kept.pkce_verifier,
-                now,
-            )
-            .await?;
+        let asserted = match &up.protocol {
+            Protocol::Oidc(p) => {
+                p.finish(
+                    &self.outbound,
+                    &self.redirect(upstream)?,
+                    code,
+                    &kept.nonce,
+                    kept.pkce_verifier,
+                    now,
+                )
+                .await?
+            }
+            Protocol::Facebook(p) => {
+                p.finish(
+                    &self.outbound,
+                    &self.redirect_uri(upstream),
+                    &code,
+                    &kept.pkce_verifier,
+                )
+                .await?
+            }
+        };
         Ok(Finished {
             upstream: up,
             asserted,

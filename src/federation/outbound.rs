@@ -58,6 +58,20 @@ impl Outbound {
         }
         Ok(self.client.call(request).await?)
     }
+
+    /// A GET of `url` that answers JSON: its status and body, parsed.
+    pub async fn get_json(
+        &self,
+        url: &url::Url,
+    ) -> Result<(u16, serde_json::Value), OutboundError> {
+        let request = openidconnect::http::Request::get(url.as_str())
+            .header("accept", "application/json")
+            .body(Vec::new())
+            .map_err(|e| OutboundError::Internal(e.to_string()))?;
+        let response = self.send(request).await?;
+        let body = serde_json::from_slice(response.body()).unwrap_or(serde_json::Value::Null);
+        Ok((response.status().as_u16(), body))
+    }
 }
 
 /// Resolves names with the system resolver and keeps only public addresses.

@@ -5,13 +5,15 @@
 
 use std::time::Duration;
 
-use portcullis::config::{Lifetime, UpstreamConfig, UpstreamKind};
+use portcullis::config::{Lifetime, Secret, UpstreamConfig, UpstreamKind};
 use portcullis::store::{federated_identities, users};
 
+use crate::common::fake_facebook::{self, FakeFacebook};
 use crate::common::fake_upstream::{Behaviour, FakeUpstream};
 
 /// One way to get an answer wrong.
 type Misbehave = fn(&mut Behaviour);
+type FacebookMisbehave = fn(&mut fake_facebook::Behaviour);
 use crate::common::oidc::{self, browser, csrf_of, location};
 use crate::common::TestApp;
 
@@ -192,4 +194,102 @@ async fn a_key_rotated_in_upstream_is_fetched_once_it_signs() {
         fake.jwks_fetches.load(std::sync::atomic::Ordering::SeqCst),
         fetched + 1
     );
+}
+
+async fn with_facebook(fb: &FakeFacebook) -> TestApp {
+    let base = fb.base.clone();
+    TestApp::spawn_with(move |c| {
+        oidc::with_apps(c);
+        c.federation.allow_private_addresses = true;
+        c.upstreams = vec![UpstreamConfig {
+            id: "facebook".into(),
+            kind: UpstreamKind::Facebook,
+            display_name: Some("Facebook".into()),
+            client_id: fake_facebook::APP_ID.into(),
+            client_secret: Some(Secret::new(fake_facebook::APP_SECRET)),
+            authorization_endpoint: Some(format!("{base}/v21.0/dialog/oauth")),
+            graph_url: Some(base),
+            provision: true,
+            ..Default::default()
+        }];
+    })
+    .await
+}
+
+/// "Continue with Facebook" in a fresh browser: our answer to its callback.
+async fn continue_with_facebook(down: &TestApp) -> reqwest::Response {
+    let browser = browser();
+    let page = browser.get(down.url("/login")).send().await.unwrap();
+    let html = page.text().await.unwrap();
+    assert!(html.contains("Continue with Facebook"), "{html}");
+    let started = browser
+        .post(down.url("/federation/facebook/start"))
+        .form(&[("csrf", csrf_of(&html).as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(started.status(), 303);
+    let dialog = location(&started);
+    assert!(dialog.contains("/v21.0/dialog/oauth?"), "{dialog}");
+    let approved = browser.get(&dialog).send().await.unwrap();
+    let callback = location(&approved);
+    assert!(
+        callback.starts_with(&down.url("/federation/facebook/callback?")),
+        "{callback}"
+    );
+    browser.get(&callback).send().await.unwrap()
+}
+
+#[tokio::test]
+async fn facebook_signs_in_by_its_app_scoped_id_and_its_email_is_never_verified() {
+    let fb = FakeFacebook::start().await;
+    let down = with_facebook(&fb).await;
+    let before = counts(&down);
+    assert_eq!(location(&continue_with_facebook(&down).await), "/account");
+    assert_eq!(counts(&down), (before.0 + 1, 1));
+    let core = portcullis::Core::open(down.config.clone()).unwrap();
+    let made = core
+        .db
+        .run_blocking(|conn| users::by_username(conn, "fiona"))
+        .unwrap()
+        .expect("provisioned under the email's local part");
+    assert!(!made.email_verified);
+    let identities = core
+        .db
+        .run_blocking(|conn| federated_identities::for_user(conn, &made.id))
+        .unwrap();
+    assert_eq!(identities[0].subject, "10150000000000001");
+
+    // Someone without an email: an account all the same, under a name of our making.
+    fb.behave(|b| {
+        b.id = "10150000000000002".into();
+        b.email = None;
+    });
+    assert_eq!(location(&continue_with_facebook(&down).await), "/account");
+    assert_eq!(counts(&down), (before.0 + 2, 2));
+}
+
+#[tokio::test]
+async fn a_facebook_token_for_another_app_or_a_refused_proof_signs_nobody_in() {
+    let fb = FakeFacebook::start().await;
+    let down = with_facebook(&fb).await;
+    let before = counts(&down);
+    let cases: [(&str, FacebookMisbehave); 3] = [
+        ("a token of another app", |b| b.app_id = "999".into()),
+        ("a token that is not valid", |b| b.is_valid = false),
+        // The fake checks appsecret_proof with another secret: it refuses ours.
+        ("a refused appsecret_proof", |b| {
+            b.proof_secret = "other".into()
+        }),
+    ];
+    for (case, misbehave) in cases {
+        fb.behave(|b| {
+            *b = Default::default();
+            misbehave(b);
+        });
+        let (status, html) = page_of(continue_with_facebook(&down).await).await;
+        assert_eq!(status, 502, "{case}");
+        assert!(html.contains("could not be verified"), "{case}: {html}");
+        assert_eq!(counts(&down), before, "{case}: nothing written");
+    }
 }

@@ -11,6 +11,7 @@ use portcullis::config::{Config, Secret};
 use portcullis::Application;
 use tempfile::TempDir;
 
+pub mod fake_facebook;
 pub mod fake_upstream;
 pub mod oidc;
 
