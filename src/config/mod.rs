@@ -17,7 +17,7 @@ mod upstreams;
 pub use bootstrap::{ClientConfig, UserConfig};
 pub use lifetime::Lifetime;
 pub use secret::Secret;
-pub use upstreams::{FederationConfig, UpstreamConfig, UpstreamKind};
+pub use upstreams::{ClaimPaths, FederationConfig, UpstreamConfig, UpstreamKind};
 
 use crate::store::DatabaseUrl;
 

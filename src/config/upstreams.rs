@@ -20,6 +20,9 @@ pub enum UpstreamKind {
     Google,
     /// Facebook Login: OAuth 2.0 and the Graph API, not OpenID Connect.
     Facebook,
+    /// Any OAuth 2.0 provider with a user-info URL: explicit endpoints, and `claims`
+    /// naming where in the user-info JSON each claim is.
+    Oauth2,
 }
 
 /// The Graph API version used when `graph_version` is not set.
@@ -73,6 +76,36 @@ pub struct UpstreamConfig {
     pub token_endpoint: Option<String>,
     #[serde(default)]
     pub graph_url: Option<String>,
+    /// `oauth2`: where the person's profile is read, with the access token.
+    #[serde(default)]
+    pub userinfo_endpoint: Option<String>,
+    /// `oauth2`: where each claim is in the user-info JSON.
+    #[serde(default)]
+    pub claims: ClaimPaths,
+}
+
+/// Dot-separated paths into a JSON document (`account.emails.0.address`: members by
+/// name, array items by index).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClaimPaths {
+    pub sub: String,
+    pub email: String,
+    pub email_verified: String,
+    pub name: String,
+    pub preferred_username: String,
+}
+
+impl Default for ClaimPaths {
+    fn default() -> Self {
+        ClaimPaths {
+            sub: "sub".into(),
+            email: "email".into(),
+            email_verified: "email_verified".into(),
+            name: "name".into(),
+            preferred_username: "preferred_username".into(),
+        }
+    }
 }
 
 fn yes() -> bool {
@@ -89,13 +122,14 @@ impl UpstreamConfig {
         match (self.kind, &self.issuer) {
             (_, Some(issuer)) => Some(issuer),
             (UpstreamKind::Google, None) => Some(GOOGLE_ISSUER),
-            (UpstreamKind::Oidc | UpstreamKind::Facebook, None) => None,
+            (UpstreamKind::Oidc | UpstreamKind::Facebook | UpstreamKind::Oauth2, None) => None,
         }
     }
 
     pub fn scopes(&self) -> Vec<String> {
         self.scopes.clone().unwrap_or_else(|| match self.kind {
             UpstreamKind::Facebook => vec!["email".into(), "public_profile".into()],
+            UpstreamKind::Oauth2 => Vec::new(),
             _ => vec!["openid".into(), "email".into(), "profile".into()],
         })
     }
@@ -170,10 +204,26 @@ pub(super) fn validate_all(upstreams: &mut [UpstreamConfig]) -> Result<(), Strin
             ("authorization_endpoint", &u.authorization_endpoint),
             ("token_endpoint", &u.token_endpoint),
             ("graph_url", &u.graph_url),
+            ("userinfo_endpoint", &u.userinfo_endpoint),
         ] {
             if let Some(url) = url {
                 super::validate_issuer(url).map_err(|e| format!("{at}.{key}: {e}"))?;
             }
+        }
+        if u.kind == UpstreamKind::Oauth2 {
+            for (key, url) in [
+                ("authorization_endpoint", &u.authorization_endpoint),
+                ("token_endpoint", &u.token_endpoint),
+                ("userinfo_endpoint", &u.userinfo_endpoint),
+            ] {
+                if url.is_none() {
+                    return Err(format!("{at}.{key}: an oauth2 upstream needs it"));
+                }
+            }
+            if u.claims.sub.is_empty() {
+                return Err(format!("{at}.claims.sub: must name where the subject is"));
+            }
+            continue;
         }
         if u.kind == UpstreamKind::Facebook {
             if u.client_secret.is_none() {

@@ -175,7 +175,7 @@ pub fn appsecret_proof(app_secret: &str, access_token: &str) -> String {
 /// answer's text, which may echo a token).
 async fn call(outbound: &Outbound, url: &url::Url, what: &str) -> Result<Value, FederationError> {
     let (status, body) = outbound
-        .get_json(url)
+        .get_json(url, None)
         .await
         .map_err(|e| FederationError::Unreachable(format!("{what}: {}", without_query(&e))))?;
     if status != 200 {

@@ -18,6 +18,7 @@ use crate::store::federation_states::{self, FederationStateRow};
 use crate::store::{Db, StoreError};
 
 pub mod facebook;
+pub mod oauth2;
 pub mod oidc;
 pub mod outbound;
 
@@ -84,6 +85,7 @@ pub struct Upstream {
 enum Protocol {
     Oidc(Box<oidc::Provider>),
     Facebook(Box<facebook::Provider>),
+    Oauth2(Box<oauth2::Provider>),
 }
 
 /// The configured upstreams and the client that calls them.
@@ -135,6 +137,8 @@ impl Federation {
                     UpstreamKind::Facebook => {
                         facebook::Provider::new(u).map(|p| Protocol::Facebook(Box::new(p)))
                     }
+                    UpstreamKind::Oauth2 => oauth2::Provider::new(u, &callback(issuer, &u.id))
+                        .map(|p| Protocol::Oauth2(Box::new(p))),
                 }
                 .map_err(|e| format!("upstreams {:?}: {e}", u.id))?;
                 Ok(Arc::new(Upstream {
@@ -168,6 +172,7 @@ impl Federation {
             let discovered = match &u.protocol {
                 Protocol::Oidc(p) => p.authorization_origin().await,
                 Protocol::Facebook(p) => Some(p.authorization_origin()),
+                Protocol::Oauth2(p) => Some(p.authorization_origin()),
             };
             let origin = match discovered {
                 Some(o) => o,
@@ -187,7 +192,7 @@ impl Federation {
 
     /// Our callback for `upstream`, as registered there.
     pub fn redirect_uri(&self, upstream: &str) -> String {
-        format!("{}/federation/{upstream}/callback", self.issuer)
+        callback(&self.issuer, upstream)
     }
 
     fn redirect(&self, upstream: &str) -> Result<RedirectUrl, FederationError> {
@@ -216,6 +221,14 @@ impl Federation {
                     .await?;
                 let kept = Kept {
                     nonce: started.nonce,
+                    pkce_verifier: started.pkce_verifier,
+                };
+                (started.url, started.state, kept)
+            }
+            Protocol::Oauth2(p) => {
+                let started = p.start();
+                let kept = Kept {
+                    nonce: String::new(),
                     pkce_verifier: started.pkce_verifier,
                 };
                 (started.url, started.state, kept)
@@ -316,6 +329,7 @@ impl Federation {
                 )
                 .await?
             }
+            Protocol::Oauth2(p) => p.finish(&self.outbound, code, kept.pkce_verifier).await?,
         };
         Ok(Finished {
             upstream: up,
@@ -324,6 +338,14 @@ impl Federation {
             link_user_id: row.link_user_id,
         })
     }
+}
+
+/// Our callback for `upstream` under `issuer`.
+fn callback(issuer: &str, upstream: &str) -> String {
+    format!(
+        "{}/federation/{upstream}/callback",
+        issuer.trim_end_matches('/')
+    )
 }
 
 /// Rows are found by a hash of the state: the value itself is never stored.

@@ -59,13 +59,19 @@ impl Outbound {
         Ok(self.client.call(request).await?)
     }
 
-    /// A GET of `url` that answers JSON: its status and body, parsed.
+    /// A GET of `url` that answers JSON (with `bearer` as the access token): its status
+    /// and body, parsed.
     pub async fn get_json(
         &self,
         url: &url::Url,
+        bearer: Option<&str>,
     ) -> Result<(u16, serde_json::Value), OutboundError> {
-        let request = openidconnect::http::Request::get(url.as_str())
-            .header("accept", "application/json")
+        let mut request =
+            openidconnect::http::Request::get(url.as_str()).header("accept", "application/json");
+        if let Some(token) = bearer {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        let request = request
             .body(Vec::new())
             .map_err(|e| OutboundError::Internal(e.to_string()))?;
         let response = self.send(request).await?;

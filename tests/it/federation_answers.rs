@@ -293,3 +293,41 @@ async fn a_facebook_token_for_another_app_or_a_refused_proof_signs_nobody_in() {
         assert_eq!(counts(&down), before, "{case}: nothing written");
     }
 }
+
+#[tokio::test]
+async fn a_generic_oauth2_provider_is_read_through_its_claim_paths() {
+    let fake = FakeUpstream::start().await;
+    let i = fake.issuer.clone();
+    let down = downstream(&fake, |u| {
+        u.kind = UpstreamKind::Oauth2;
+        u.issuer = None;
+        u.authorization_endpoint = Some(format!("{i}/authorize"));
+        u.token_endpoint = Some(format!("{i}/token"));
+        u.userinfo_endpoint = Some(format!("{i}/userinfo"));
+        u.scopes = Some(vec!["profile".into()]);
+        u.claims.sub = "account.id".into();
+        u.claims.email = "account.emails.0.address".into();
+        u.claims.email_verified = "account.emails.0.verified".into();
+        u.trust_email = true;
+    })
+    .await;
+    assert_eq!(location(&continue_with_fake(&down).await), "/account");
+    let core = portcullis::Core::open(down.config.clone()).unwrap();
+    let made = core
+        .db
+        .run_blocking(|conn| users::by_username(conn, "faye"))
+        .unwrap()
+        .expect("provisioned");
+    assert_eq!(made.email.as_deref(), Some("faye@fake.test"));
+    assert!(made.email_verified, "verified, by a trusted upstream");
+    let identities = core
+        .db
+        .run_blocking(|conn| federated_identities::for_user(conn, &made.id))
+        .unwrap();
+    assert_eq!(identities[0].subject, "fake-subject-1");
+    let asked = fake.authorize_queries.lock().unwrap().clone();
+    assert_eq!(
+        asked[0].get("code_challenge_method").map(String::as_str),
+        Some("S256")
+    );
+}

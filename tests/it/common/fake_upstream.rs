@@ -334,5 +334,7 @@ async fn userinfo(shared: web::Data<Shared>, req: HttpRequest) -> HttpResponse {
         "email": p.email,
         "email_verified": p.email_verified,
         "name": p.name,
+        // The same, as a provider with its own shape would say it (`kind = "oauth2"`).
+        "account": { "id": p.sub, "emails": [{ "address": p.email, "verified": p.email_verified }] },
     }))
 }
