@@ -243,6 +243,7 @@ impl Application {
         .map_err(|e| StartupError::Bootstrap(format!("start-up task failed: {e}")))??;
 
         let (prometheus, metrics) = http::metrics::build().map_err(StartupError::Bootstrap)?;
+        let upstream_calls = metrics.upstream_calls.clone();
         let metrics_server = match metrics_listener {
             Some(listener) => {
                 let local = listener
@@ -301,7 +302,7 @@ impl Application {
                     .unwrap_or_else(|| "Portcullis".into())
             }),
             federation: Arc::new(
-                crate::federation::Federation::new(&core.config, &issuer)
+                crate::federation::Federation::new(&core.config, &issuer, upstream_calls)
                     .map_err(crate::config::ConfigError)?,
             ),
         });

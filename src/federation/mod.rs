@@ -92,6 +92,8 @@ enum Protocol {
 pub struct Federation {
     upstreams: Vec<Arc<Upstream>>,
     outbound: Outbound,
+    /// How long each step took, by upstream, step and outcome (`/metrics`).
+    timings: prometheus::HistogramVec,
     issuer: String,
     state_ttl: i64,
 }
@@ -124,7 +126,11 @@ pub struct Finished {
 }
 
 impl Federation {
-    pub fn new(config: &Config, issuer: &str) -> Result<Federation, String> {
+    pub fn new(
+        config: &Config,
+        issuer: &str,
+        timings: prometheus::HistogramVec,
+    ) -> Result<Federation, String> {
         let max_age = config.federation.discovery_max_age.as_secs();
         let upstreams = config
             .upstreams
@@ -150,6 +156,7 @@ impl Federation {
         Ok(Federation {
             upstreams,
             outbound: Outbound::new(&config.federation),
+            timings,
             issuer: issuer.trim_end_matches('/').to_owned(),
             state_ttl: config.federation.state_ttl.as_secs(),
         })
@@ -213,6 +220,59 @@ impl Federation {
         link_user_id: Option<String>,
         now: i64,
     ) -> Result<url::Url, FederationError> {
+        let started = std::time::Instant::now();
+        let begun = self
+            .begin_timed(db, master, upstream, binding, request_id, link_user_id, now)
+            .await;
+        self.observe(upstream, "start", started, begun.as_ref().err());
+        begun
+    }
+
+    /// Finishes a sign-in at `upstream` from its callback in the browser with `binding`.
+    pub async fn finish(
+        &self,
+        db: &Db,
+        master: &Arc<MasterKey>,
+        upstream: &str,
+        binding: &str,
+        callback: Callback,
+        now: i64,
+    ) -> Result<Finished, FederationError> {
+        let started = std::time::Instant::now();
+        let finished = self
+            .finish_timed(db, master, upstream, binding, callback, now)
+            .await;
+        self.observe(upstream, "finish", started, finished.as_ref().err());
+        finished
+    }
+
+    fn observe(
+        &self,
+        upstream: &str,
+        step: &str,
+        started: std::time::Instant,
+        error: Option<&FederationError>,
+    ) {
+        if self.get(upstream).is_none() {
+            return; // an unknown id in a URL must not grow the series
+        }
+        let outcome = error.map_or("ok", FederationError::reason);
+        self.timings
+            .with_label_values(&[upstream, step, outcome])
+            .observe(started.elapsed().as_secs_f64());
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn begin_timed(
+        &self,
+        db: &Db,
+        master: &Arc<MasterKey>,
+        upstream: &str,
+        binding: &str,
+        request_id: Option<String>,
+        link_user_id: Option<String>,
+        now: i64,
+    ) -> Result<url::Url, FederationError> {
         let up = self.get(upstream).ok_or(FederationError::Unknown)?;
         let (url, state, kept) = match &up.protocol {
             Protocol::Oidc(p) => {
@@ -259,8 +319,7 @@ impl Federation {
         Ok(url)
     }
 
-    /// Finishes a sign-in at `upstream` from its callback in the browser with `binding`.
-    pub async fn finish(
+    async fn finish_timed(
         &self,
         db: &Db,
         master: &Arc<MasterKey>,

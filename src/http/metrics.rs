@@ -7,12 +7,16 @@
 use actix_web::dev::Server;
 use actix_web::{web, App, HttpResponse, HttpServer};
 use actix_web_prom::{PrometheusMetrics, PrometheusMetricsBuilder};
-use prometheus::{Encoder, IntCounterVec, Opts, Registry, TextEncoder};
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+};
 
 /// Counters the domain increments.
 #[derive(Clone)]
 pub struct Metrics {
     pub tokens_issued: IntCounterVec,
+    /// Calls to upstream providers (`federation`), by upstream, step and outcome.
+    pub upstream_calls: HistogramVec,
 }
 
 impl Metrics {
@@ -35,13 +39,32 @@ pub fn build() -> Result<(PrometheusMetrics, Metrics), String> {
     registry
         .register(Box::new(tokens_issued.clone()))
         .map_err(|e| e.to_string())?;
+    let upstream_calls = HistogramVec::new(
+        HistogramOpts::new(
+            "portcullis_upstream_call_duration_seconds",
+            "Calls to upstream providers: starting a sign-in (discovery) and finishing it \
+             (code exchange, verification, profile), by upstream and outcome",
+        )
+        .buckets(vec![0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]),
+        &["upstream", "step", "outcome"],
+    )
+    .map_err(|e| e.to_string())?;
+    registry
+        .register(Box::new(upstream_calls.clone()))
+        .map_err(|e| e.to_string())?;
     let middleware = PrometheusMetricsBuilder::new("portcullis")
         .registry(registry)
         // Unknown paths share one label instead of growing the series without bound.
         .mask_unmatched_patterns("UNMATCHED")
         .build()
         .map_err(|e| e.to_string())?;
-    Ok((middleware, Metrics { tokens_issued }))
+    Ok((
+        middleware,
+        Metrics {
+            tokens_issued,
+            upstream_calls,
+        },
+    ))
 }
 
 /// The metrics listener: `GET /metrics` and nothing else, on one worker.

@@ -31,6 +31,7 @@ async fn downstream(fake: &FakeUpstream, customize: impl FnOnce(&mut UpstreamCon
         oidc::with_apps(c);
         c.federation.allow_private_addresses = true;
         c.federation.timeout = Lifetime::secs(1);
+        c.metrics.listen = Some("127.0.0.1:0".into());
         c.upstreams = vec![upstream];
     })
     .await
@@ -166,6 +167,29 @@ async fn every_wrong_answer_gets_a_page_and_writes_nothing() {
     assert_eq!(status, 502, "a slow upstream");
     assert!(html.contains("cannot be reached"), "{html}");
     assert_eq!(counts(&down), before);
+
+    // Operators see it: each step timed by upstream and outcome.
+    let metrics = reqwest::get(format!(
+        "http://127.0.0.1:{}/metrics",
+        down.metrics_port.unwrap()
+    ))
+    .await
+    .unwrap()
+    .text()
+    .await
+    .unwrap();
+    let count = |step: &str, outcome: &str| {
+        let series = format!(
+            r#"portcullis_upstream_call_duration_seconds_count{{outcome="{outcome}",step="{step}",upstream="fake"}}"#
+        );
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(&series))
+            .map(|n| n.trim().to_owned())
+    };
+    assert_eq!(count("start", "ok").as_deref(), Some("5"), "{metrics}");
+    assert_eq!(count("finish", "rejected").as_deref(), Some("4"));
+    assert_eq!(count("finish", "unreachable").as_deref(), Some("1"));
 }
 
 #[tokio::test]
