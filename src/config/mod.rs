@@ -455,7 +455,7 @@ impl Config {
         {
             return Err("mfa.issuer_label: must not contain ':'".into());
         }
-        upstreams::validate_all(&mut self.upstreams)?;
+        upstreams::validate_all(&mut self.upstreams, &names)?;
         bootstrap::validate_all(&mut self.clients, &mut self.users, &names)
     }
 

@@ -61,6 +61,14 @@ pub struct UpstreamConfig {
     /// Create a local account at a first sign-in (just-in-time provisioning).
     #[serde(default = "yes")]
     pub provision: bool,
+    /// The level (`acr` value) a sign-in through this upstream reaches: `pwd` by default.
+    #[serde(default)]
+    pub level: Option<String>,
+    /// Take the upstream's `amr` (RFC 8176 values only) into ours after `fed`; when it
+    /// says `mfa`, the sign-in is at `mfa`. Off by default: trust it only for a provider
+    /// whose second factors you trust.
+    #[serde(default)]
+    pub trust_amr: bool,
     /// Google: only accounts of this Workspace domain, as the ID token's `hd` says (the
     /// `hd` request parameter is sent too, but it is only a hint).
     #[serde(default)]
@@ -170,7 +178,10 @@ impl Default for FederationConfig {
 }
 
 /// Validates every entry and resolves `client_secret_file`.
-pub(super) fn validate_all(upstreams: &mut [UpstreamConfig]) -> Result<(), String> {
+pub(super) fn validate_all(
+    upstreams: &mut [UpstreamConfig],
+    acr_names: &crate::oidc::acr::Names,
+) -> Result<(), String> {
     let mut ids = HashSet::new();
     for (i, u) in upstreams.iter_mut().enumerate() {
         let at = format!("upstreams[{i}]");
@@ -197,6 +208,13 @@ pub(super) fn validate_all(upstreams: &mut [UpstreamConfig]) -> Result<(), Strin
             &u.client_secret_file,
         )?;
         u.client_secret_file = None;
+        if let Some(level) = &u.level {
+            if acr_names.parse(level).is_none() {
+                return Err(format!(
+                    "{at}.level: {level:?} is not a level this server knows"
+                ));
+            }
+        }
         if u.hosted_domain.is_some() && u.kind != UpstreamKind::Google {
             return Err(format!("{at}.hosted_domain: only for kind = \"google\""));
         }

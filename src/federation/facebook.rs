@@ -156,6 +156,7 @@ impl Provider {
             email_verified: false,
             name: text(&profile, "name"),
             preferred_username: None,
+            amr: Vec::new(),
         })
     }
 }

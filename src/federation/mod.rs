@@ -14,6 +14,7 @@ use subtle::ConstantTimeEq;
 
 use crate::config::{Config, UpstreamConfig, UpstreamKind};
 use crate::crypto::{token, MasterKey};
+use crate::oidc::acr::Level;
 use crate::store::federation_states::{self, FederationStateRow};
 use crate::store::{Db, StoreError};
 
@@ -32,6 +33,8 @@ pub struct Asserted {
     pub email_verified: bool,
     pub name: Option<String>,
     pub preferred_username: Option<String>,
+    /// The upstream's own `amr`, as it gave it (RFC 8176), if it did.
+    pub amr: Vec<String>,
 }
 
 /// Why a federated sign-in did not happen. The person sees a page that names the
@@ -78,6 +81,8 @@ impl FederationError {
 
 pub struct Upstream {
     pub config: UpstreamConfig,
+    /// What a sign-in through it reaches (`level`, by the server's level names).
+    pub level: Level,
     protocol: Protocol,
 }
 
@@ -132,6 +137,7 @@ impl Federation {
         timings: prometheus::HistogramVec,
     ) -> Result<Federation, String> {
         let max_age = config.federation.discovery_max_age.as_secs();
+        let names = config.mfa.names();
         let upstreams = config
             .upstreams
             .iter()
@@ -147,8 +153,14 @@ impl Federation {
                         .map(|p| Protocol::Oauth2(Box::new(p))),
                 }
                 .map_err(|e| format!("upstreams {:?}: {e}", u.id))?;
+                let level = u
+                    .level
+                    .as_deref()
+                    .and_then(|l| names.parse(l))
+                    .unwrap_or(Level::Pwd);
                 Ok(Arc::new(Upstream {
                     protocol,
+                    level,
                     config: u.clone(),
                 }))
             })

@@ -121,6 +121,7 @@ impl Provider {
             },
             name: text_at(&profile, &c.name),
             preferred_username: text_at(&profile, &c.preferred_username),
+            amr: Vec::new(),
         })
     }
 }

@@ -254,6 +254,10 @@ impl Provider {
                 .and_then(|n| n.get(None))
                 .map(|n| n.to_string()),
             preferred_username: claims.preferred_username().map(|u| u.to_string()),
+            amr: claims
+                .auth_method_refs()
+                .map(|refs| refs.iter().map(|r| r.to_string()).collect())
+                .unwrap_or_default(),
         };
         if asserted.email.is_none() {
             if let Ok(request) = client.user_info(

@@ -114,13 +114,7 @@ pub async fn callback(
                 lifetime,
                 idle,
             };
-            federated::sign_in(
-                conn,
-                &finished.upstream.config,
-                &finished.asserted,
-                &terms,
-                now,
-            )
+            federated::sign_in(conn, &finished.upstream, &finished.asserted, &terms, now)
         })
         .await?;
     match signed_in {

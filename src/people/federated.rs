@@ -10,14 +10,16 @@
 //! - otherwise a first sign-in creates a local account (`provision`, on by default);
 //! - a disabled account signs in no more through any provider.
 //!
-//! The session is a first factor like a password: `amr` `fed`, level `pwd` (RFC 8176
-//! has no value for federation: `fed` is ours), and step-up applies on top of it.
+//! The session is a first factor like a password: `amr` `fed` (RFC 8176 has no value
+//! for federation: `fed` is ours), at the upstream's configured `level` (`pwd` by
+//! default); with `trust_amr`, the upstream's own RFC 8176 methods follow `fed`, and an
+//! upstream `mfa` makes it an `mfa` sign-in. Step-up applies on top of it.
 
 use serde_json::json;
 
 use crate::config::UpstreamConfig;
 use crate::crypto::token;
-use crate::federation::Asserted;
+use crate::federation::{Asserted, Upstream};
 use crate::oidc::acr::Level;
 use crate::people::accounts;
 use crate::people::sessions::{self, Authenticated, Client, Started};
@@ -58,11 +60,13 @@ pub struct SessionTerms<'a> {
 /// linked now by trusted email, or a new one.
 pub fn sign_in(
     conn: &mut DbConnection,
-    upstream: &UpstreamConfig,
+    through: &Upstream,
     asserted: &Asserted,
     terms: &SessionTerms<'_>,
     now: i64,
 ) -> Result<Result<Started, Refusal>, StoreError> {
+    let upstream = &through.config;
+    let (amr, level) = assurance(through, asserted);
     store::transaction(conn, |conn| {
         let user = match account_for(conn, upstream, asserted, now)? {
             Ok(user) => user,
@@ -92,8 +96,8 @@ pub fn sign_in(
         }
         let who = Authenticated {
             user_id: user.id.clone(),
-            amr: vec!["fed"],
-            level: Level::Pwd,
+            amr: amr.clone(),
+            level,
             auth_time: now,
         };
         let started = sessions::start(conn, &who, terms.client, terms.lifetime, terms.idle, now)?;
@@ -106,6 +110,31 @@ pub fn sign_in(
         )?;
         Ok(Ok(started))
     })
+}
+
+/// RFC 8176 §2, the registered values: an upstream's others are dropped.
+const METHODS: [&str; 21] = [
+    "face", "fpt", "geo", "hwk", "iris", "kba", "mca", "mfa", "otp", "pin", "pop", "pwd", "rba",
+    "retina", "sc", "sms", "swk", "tel", "user", "vbm", "wia",
+];
+
+/// The methods and level of a sign-in through `through`.
+fn assurance(through: &Upstream, asserted: &Asserted) -> (Vec<&'static str>, Level) {
+    let mut amr = vec!["fed"];
+    let mut level = through.level;
+    if through.config.trust_amr {
+        for method in &asserted.amr {
+            if let Some(known) = METHODS.iter().find(|m| **m == method.as_str()) {
+                if !amr.contains(known) {
+                    amr.push(known);
+                }
+            }
+        }
+        if amr.contains(&"mfa") {
+            level = level.max(Level::Mfa);
+        }
+    }
+    (amr, level)
 }
 
 /// The local account behind the asserted identity, linking or creating it as the

@@ -355,3 +355,83 @@ async fn a_generic_oauth2_provider_is_read_through_its_claim_paths() {
         Some("S256")
     );
 }
+
+/// The `web` client signs in through "Continue with Fake": the claims of its ID token.
+async fn web_claims_via_fake(down: &TestApp) -> serde_json::Value {
+    use base64::Engine;
+    let browser = browser();
+    let (verifier, challenge) = oidc::pkce();
+    let url = oidc::authorize_url(down, oidc::WEB, oidc::WEB_CALLBACK, &challenge, &[]);
+    let to_login = location(&browser.get(&url).send().await.unwrap());
+    let request = oidc::query_of(&down.url(&to_login))["request"].clone();
+    let html = browser
+        .get(down.url(&to_login))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let started = browser
+        .post(down.url("/federation/fake/start"))
+        .form(&[("csrf", csrf_of(&html).as_str()), ("request", &request)])
+        .send()
+        .await
+        .unwrap();
+    let approved = browser.get(location(&started)).send().await.unwrap();
+    let resumed = browser.get(location(&approved)).send().await.unwrap();
+    let to_client = location(&oidc::drive(down, &browser, &down.url(&location(&resumed))).await);
+    assert!(to_client.starts_with(oidc::WEB_CALLBACK), "{to_client}");
+    let tokens: serde_json::Value =
+        oidc::redeem(down, &oidc::query_of(&to_client)["code"], &verifier)
+            .await
+            .json()
+            .await
+            .unwrap();
+    let payload = tokens["id_token"]
+        .as_str()
+        .unwrap()
+        .split('.')
+        .nth(1)
+        .unwrap()
+        .to_owned();
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn an_upstream_amr_counts_only_when_trusted_and_a_level_can_be_configured() {
+    use portcullis::oidc::acr::{MFA, PWD};
+    let fake = FakeUpstream::start().await;
+    fake.behave(|b| {
+        b.amr = Some(vec![
+            "pwd".into(),
+            "otp".into(),
+            "mfa".into(),
+            "magic".into(),
+        ])
+    });
+
+    let untrusted = downstream(&fake, |_| {}).await;
+    let id = web_claims_via_fake(&untrusted).await;
+    assert_eq!(id["amr"], serde_json::json!(["fed"]));
+    assert_eq!(id["acr"], PWD);
+
+    let trusted = downstream(&fake, |u| u.trust_amr = true).await;
+    let id = web_claims_via_fake(&trusted).await;
+    assert_eq!(
+        id["amr"],
+        serde_json::json!(["fed", "pwd", "otp", "mfa"]),
+        "RFC 8176 values only"
+    );
+    assert_eq!(id["acr"], MFA, "what actually happened");
+
+    let configured = downstream(&fake, |u| u.level = Some(MFA.into())).await;
+    let id = web_claims_via_fake(&configured).await;
+    assert_eq!(id["amr"], serde_json::json!(["fed"]));
+    assert_eq!(id["acr"], MFA);
+}

@@ -17,8 +17,9 @@ use openidconnect::core::{
     CoreRsaPrivateSigningKey,
 };
 use openidconnect::{
-    Audience, EndUserEmail, EndUserName, IdToken, IdTokenClaims, IssuerUrl, JsonWebKeyId,
-    JsonWebKeySet, LocalizedClaim, Nonce, PrivateSigningKey, StandardClaims, SubjectIdentifier,
+    Audience, AuthenticationMethodReference, EndUserEmail, EndUserName, IdToken, IdTokenClaims,
+    IssuerUrl, JsonWebKeyId, JsonWebKeySet, LocalizedClaim, Nonce, PrivateSigningKey,
+    StandardClaims, SubjectIdentifier,
 };
 use portcullis::crypto::token;
 use portcullis::federation::oidc::ExtraClaims;
@@ -119,6 +120,8 @@ pub struct Behaviour {
     /// Seconds before now that the ID token expired.
     pub expired_by: Option<i64>,
     pub token_delay: Option<Duration>,
+    /// The ID token's `amr`.
+    pub amr: Option<Vec<String>>,
 }
 
 struct Pending {
@@ -291,7 +294,12 @@ async fn token_endpoint(
         standard,
         ExtraClaims { hd: p.hd.clone() },
     )
-    .set_nonce(Some(Nonce::new(b.nonce.clone().unwrap_or(pending.nonce))));
+    .set_nonce(Some(Nonce::new(b.nonce.clone().unwrap_or(pending.nonce))))
+    .set_auth_method_refs(b.amr.clone().map(|amr| {
+        amr.into_iter()
+            .map(AuthenticationMethodReference::new)
+            .collect()
+    }));
     let signer = if b.sign_with_second_key {
         key(KEY_2, "k2")
     } else {
