@@ -19,6 +19,7 @@ use crate::store::federation_states::{self, FederationStateRow};
 use crate::store::{Db, StoreError};
 
 pub mod facebook;
+pub mod google;
 pub mod oauth2;
 pub mod oidc;
 pub mod outbound;

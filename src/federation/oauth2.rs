@@ -8,8 +8,7 @@
 use oauth2::basic::BasicClient;
 use oauth2::{
     AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet,
-    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RequestTokenError, Scope, TokenResponse,
-    TokenUrl,
+    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, TokenResponse, TokenUrl,
 };
 use serde_json::Value;
 
@@ -88,17 +87,7 @@ impl Provider {
             .set_pkce_verifier(PkceCodeVerifier::new(pkce_verifier))
             .request_async(&http)
             .await
-            .map_err(|e| match e {
-                RequestTokenError::ServerResponse(r) => {
-                    FederationError::Rejected(format!("token endpoint: {}", r.error()))
-                }
-                RequestTokenError::Request(e) => {
-                    FederationError::Unreachable(format!("token endpoint: {e}"))
-                }
-                RequestTokenError::Parse(..) | RequestTokenError::Other(_) => {
-                    FederationError::Rejected("token endpoint: an unreadable answer".into())
-                }
-            })?;
+            .map_err(super::oidc::token_error)?;
         let (status, profile) = outbound
             .get_json(&self.userinfo, Some(tokens.access_token().secret()))
             .await

@@ -7,11 +7,9 @@
 //! fetched again once when a token names a key we have not seen (a rotation upstream);
 //! and UserInfo (§5.3) when the ID token carries no email.
 //!
-//! `kind = "google"` is this with Google's issuer by default and `hosted_domain` checked
-//! on the `hd` claim. Google documents `iss` as `https://accounts.google.com` or, in
-//! older flows, `accounts.google.com`; the code flow issues the first, and the second
-//! cannot be read here: `openidconnect` parses `iss` as a URL before any check of ours
-//! (see docs/ARCHITECTURE.md, "Decisions").
+//! `kind = "google"` is this with Google's issuer by default, `hosted_domain` checked on
+//! the `hd` claim, and an ID token whose `iss` is the issuer without its scheme verified
+//! by `google.rs` (`openidconnect` cannot parse it).
 
 use openidconnect::core::{
     CoreAuthDisplay, CoreAuthPrompt, CoreAuthenticationFlow, CoreErrorResponseType,
@@ -76,6 +74,8 @@ const REFETCH_AFTER: i64 = 60;
 pub struct Provider {
     issuer: IssuerUrl,
     hosted_domain: Option<String>,
+    /// Google: the issuer as its ID tokens may also name it, without the scheme.
+    schemeless_issuer: Option<String>,
     client_id: ClientId,
     client_secret: Option<ClientSecret>,
     scopes: Vec<Scope>,
@@ -95,8 +95,10 @@ impl Provider {
     pub fn new(config: &UpstreamConfig, max_age: i64) -> Result<Provider, String> {
         let issuer = config.issuer().unwrap_or_default().to_owned();
         Ok(Provider {
-            issuer: IssuerUrl::new(issuer).map_err(|e| e.to_string())?,
+            issuer: IssuerUrl::new(issuer.clone()).map_err(|e| e.to_string())?,
             hosted_domain: config.hosted_domain.clone(),
+            schemeless_issuer: (config.kind == crate::config::UpstreamKind::Google)
+                .then(|| super::google::schemeless(&issuer).to_owned()),
             client_id: ClientId::new(config.client_id.clone()),
             client_secret: config
                 .client_secret
@@ -199,23 +201,20 @@ impl Provider {
         let http = |request| outbound.send(request);
         let metadata = self.metadata(outbound, now, false).await?;
         let client = self.client(metadata, redirect);
-        let tokens = client
+        let exchanged = client
             .exchange_code(AuthorizationCode::new(code))
             .map_err(|e| FederationError::Rejected(format!("no token endpoint: {e}")))?
             .set_pkce_verifier(PkceCodeVerifier::new(pkce_verifier))
             .request_async(&http)
-            .await
-            .map_err(|e| match e {
-                RequestTokenError::ServerResponse(r) => {
-                    FederationError::Rejected(format!("token endpoint: {}", r.error()))
-                }
-                RequestTokenError::Request(e) => {
-                    FederationError::Unreachable(format!("token endpoint: {e}"))
-                }
-                RequestTokenError::Parse(..) | RequestTokenError::Other(_) => {
-                    FederationError::Rejected("token endpoint: an unreadable answer".into())
-                }
-            })?;
+            .await;
+        let tokens = match exchanged {
+            Ok(tokens) => tokens,
+            // Google naming itself without the scheme: openidconnect cannot read it.
+            Err(RequestTokenError::Parse(_, body)) if self.schemeless_issuer.is_some() => {
+                return self.google_schemeless(outbound, &body, nonce, now).await;
+            }
+            Err(e) => return Err(token_error(e)),
+        };
         let id_token = tokens
             .id_token()
             .ok_or_else(|| FederationError::Rejected("no ID token".into()))?;
@@ -276,5 +275,55 @@ impl Provider {
             }
         }
         Ok(asserted)
+    }
+}
+
+impl Provider {
+    /// A Google ID token whose `iss` has no scheme, verified by `google.rs` against the
+    /// published keys (fetched again once for a key not among them).
+    async fn google_schemeless(
+        &self,
+        outbound: &Outbound,
+        body: &[u8],
+        nonce: &str,
+        now: i64,
+    ) -> Result<Asserted, FederationError> {
+        let expected = super::google::Expected {
+            issuer: self.schemeless_issuer.as_deref().unwrap_or_default(),
+            client_id: self.client_id.as_str(),
+            nonce,
+            hosted_domain: self.hosted_domain.as_deref(),
+            now,
+        };
+        for refresh in [false, true] {
+            let metadata = self.metadata(outbound, now, refresh).await?;
+            match super::google::verify(body, metadata.jwks(), &expected) {
+                Ok(asserted) => return Ok(asserted),
+                Err(super::google::Failure::Refused(e)) => return Err(e),
+                Err(super::google::Failure::UnknownKey) => continue,
+            }
+        }
+        Err(FederationError::Rejected("ID token: unknown key".into()))
+    }
+}
+
+/// What a failed code exchange means for the person (the upstream's error code, never
+/// its description: that is the upstream's text).
+pub(super) fn token_error<
+    E: std::error::Error,
+    T: openidconnect::ErrorResponseType + std::fmt::Display + 'static,
+>(
+    e: RequestTokenError<E, StandardErrorResponse<T>>,
+) -> FederationError {
+    match e {
+        RequestTokenError::ServerResponse(r) => {
+            FederationError::Rejected(format!("token endpoint: {}", r.error()))
+        }
+        RequestTokenError::Request(e) => {
+            FederationError::Unreachable(format!("token endpoint: {e}"))
+        }
+        RequestTokenError::Parse(..) | RequestTokenError::Other(_) => {
+            FederationError::Rejected("token endpoint: an unreadable answer".into())
+        }
     }
 }

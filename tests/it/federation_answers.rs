@@ -435,3 +435,59 @@ async fn an_upstream_amr_counts_only_when_trusted_and_a_level_can_be_configured(
     assert_eq!(id["amr"], serde_json::json!(["fed"]));
     assert_eq!(id["acr"], MFA);
 }
+
+#[tokio::test]
+async fn a_google_id_token_naming_the_issuer_without_its_scheme_is_verified_all_the_same() {
+    let fake = FakeUpstream::start().await;
+    let google = |u: &mut UpstreamConfig| {
+        u.kind = UpstreamKind::Google;
+        u.hosted_domain = Some("example.com".into());
+    };
+    let down = downstream(&fake, google).await;
+    let before = counts(&down);
+    let schemeless = |b: &mut Behaviour| {
+        *b = Default::default();
+        b.iss_without_scheme = true;
+        b.person.hd = Some("example.com".into());
+    };
+    let cases: [(&str, Misbehave, u16); 4] = [
+        (
+            "another nonce",
+            |b| b.nonce = Some("not-the-nonce".into()),
+            502,
+        ),
+        (
+            "another audience",
+            |b| b.aud = Some("someone-else".into()),
+            502,
+        ),
+        (
+            "a key never published",
+            |b| b.sign_with_second_key = true,
+            502,
+        ),
+        (
+            "another domain",
+            |b| b.person.hd = Some("other.com".into()),
+            403,
+        ),
+    ];
+    for (case, misbehave, status) in cases {
+        fake.behave(|b| {
+            schemeless(b);
+            misbehave(b);
+        });
+        let (got, _) = page_of(continue_with_fake(&down).await).await;
+        assert_eq!(got, status, "{case}");
+        assert_eq!(counts(&down), before, "{case}: nothing written");
+    }
+    fake.behave(schemeless);
+    assert_eq!(location(&continue_with_fake(&down).await), "/account");
+    assert_eq!(counts(&down), (before.0 + 1, 1));
+
+    // Any other kind takes the issuer only as it is.
+    let oidc = downstream(&fake, |_| {}).await;
+    let (status, html) = page_of(continue_with_fake(&oidc).await).await;
+    assert_eq!(status, 502);
+    assert!(html.contains("could not be verified"));
+}

@@ -122,6 +122,8 @@ pub struct Behaviour {
     pub token_delay: Option<Duration>,
     /// The ID token's `amr`.
     pub amr: Option<Vec<String>>,
+    /// Name the issuer in `iss` without its scheme, as Google may.
+    pub iss_without_scheme: bool,
 }
 
 struct Pending {
@@ -288,23 +290,56 @@ async fn token_endpoint(
     }));
     let claims = IdTokenClaims::new(
         IssuerUrl::new(shared.issuer.clone()).unwrap(),
-        vec![Audience::new(b.aud.clone().unwrap_or(pending.client_id))],
+        vec![Audience::new(
+            b.aud.clone().unwrap_or(pending.client_id.clone()),
+        )],
         exp,
         now,
         standard,
         ExtraClaims { hd: p.hd.clone() },
     )
-    .set_nonce(Some(Nonce::new(b.nonce.clone().unwrap_or(pending.nonce))))
+    .set_nonce(Some(Nonce::new(
+        b.nonce.clone().unwrap_or(pending.nonce.clone()),
+    )))
     .set_auth_method_refs(b.amr.clone().map(|amr| {
         amr.into_iter()
             .map(AuthenticationMethodReference::new)
             .collect()
     }));
-    let signer = if b.sign_with_second_key {
-        key(KEY_2, "k2")
+    let (signer, kid) = if b.sign_with_second_key {
+        (key(KEY_2, "k2"), "k2")
     } else {
-        key(KEY_1, "k1")
+        (key(KEY_1, "k1"), "k1")
     };
+    if b.iss_without_scheme {
+        // `openidconnect` cannot build this (its `iss` is a URL): put it together by hand.
+        let part = |v: serde_json::Value| token::b64url(v.to_string().as_bytes());
+        let head = part(serde_json::json!({"alg": "RS256", "kid": kid, "typ": "JWT"}));
+        let body = part(serde_json::json!({
+            "iss": shared.issuer.trim_start_matches("http://"),
+            "aud": b.aud.clone().unwrap_or(pending.client_id),
+            "azp": "portcullis",
+            "exp": exp.timestamp(),
+            "iat": now.timestamp(),
+            "sub": p.sub,
+            "email": p.email,
+            "email_verified": p.email_verified,
+            "hd": p.hd,
+            "nonce": b.nonce.clone().unwrap_or(pending.nonce),
+        }));
+        let signature = signer
+            .sign(
+                &CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+                format!("{head}.{body}").as_bytes(),
+            )
+            .unwrap();
+        return HttpResponse::Ok().json(serde_json::json!({
+            "access_token": format!("at-{}", p.sub),
+            "token_type": "Bearer",
+            "expires_in": 300,
+            "id_token": format!("{head}.{body}.{}", token::b64url(&signature)),
+        }));
+    }
     let id_token = IdToken::<
         ExtraClaims,
         CoreGenderClaim,
