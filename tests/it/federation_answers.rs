@@ -142,7 +142,10 @@ async fn every_wrong_answer_gets_a_page_and_writes_nothing() {
     let fake = FakeUpstream::start().await;
     let down = downstream(&fake, |_| {}).await;
     let before = counts(&down);
-    let cases: [(&str, Misbehave); 4] = [
+    let cases: [(&str, Misbehave); 5] = [
+        ("another issuer", |b| {
+            b.iss = Some("https://evil.test".into())
+        }),
         ("another audience", |b| b.aud = Some("someone-else".into())),
         ("another nonce", |b| b.nonce = Some("not-the-nonce".into())),
         ("a key never published", |b| b.sign_with_second_key = true),
@@ -187,8 +190,8 @@ async fn every_wrong_answer_gets_a_page_and_writes_nothing() {
             .find_map(|l| l.strip_prefix(&series))
             .map(|n| n.trim().to_owned())
     };
-    assert_eq!(count("start", "ok").as_deref(), Some("5"), "{metrics}");
-    assert_eq!(count("finish", "rejected").as_deref(), Some("4"));
+    assert_eq!(count("start", "ok").as_deref(), Some("6"), "{metrics}");
+    assert_eq!(count("finish", "rejected").as_deref(), Some("5"));
     assert_eq!(count("finish", "unreachable").as_deref(), Some("1"));
 }
 
@@ -490,4 +493,15 @@ async fn a_google_id_token_naming_the_issuer_without_its_scheme_is_verified_all_
     let (status, html) = page_of(continue_with_fake(&oidc).await).await;
     assert_eq!(status, 502);
     assert!(html.contains("could not be verified"));
+}
+
+#[tokio::test]
+async fn without_provisioning_a_stranger_gets_a_page_and_no_account() {
+    let fake = FakeUpstream::start().await;
+    let down = downstream(&fake, |u| u.provision = false).await;
+    let before = counts(&down);
+    let (status, html) = page_of(continue_with_fake(&down).await).await;
+    assert_eq!(status, 403);
+    assert!(html.contains("no account here for you"), "{html}");
+    assert_eq!(counts(&down), before);
 }

@@ -124,6 +124,8 @@ pub struct Behaviour {
     pub amr: Option<Vec<String>>,
     /// Name the issuer in `iss` without its scheme, as Google may.
     pub iss_without_scheme: bool,
+    /// Another `iss` in the ID token.
+    pub iss: Option<String>,
 }
 
 struct Pending {
@@ -289,7 +291,7 @@ async fn token_endpoint(
         claim
     }));
     let claims = IdTokenClaims::new(
-        IssuerUrl::new(shared.issuer.clone()).unwrap(),
+        IssuerUrl::new(b.iss.clone().unwrap_or(shared.issuer.clone())).unwrap(),
         vec![Audience::new(
             b.aud.clone().unwrap_or(pending.client_id.clone()),
         )],
