@@ -11,8 +11,8 @@ use portcullis::store::{federated_identities, users};
 use serde_json::Value;
 
 use crate::common::oidc::{
-    self, answer_consent, authorize_url, browser, csrf_of, drive, location, pkce, query_of, redeem,
-    WEB, WEB_CALLBACK,
+    self, answer_consent, authorize_url, browser, csrf_of, drive, location, pkce, press_continue,
+    query_of, redeem, WEB, WEB_CALLBACK,
 };
 use crate::common::TestApp;
 
@@ -48,15 +48,7 @@ async fn upstream() -> TestApp {
 
 /// This server, with `corp` as an upstream (loopback allowed, as in tests and staging).
 async fn downstream(up: &TestApp, customize: impl FnOnce(&mut UpstreamConfig)) -> TestApp {
-    let mut corp = UpstreamConfig {
-        id: "corp".into(),
-        display_name: Some("Corp".into()),
-        issuer: Some(up.issuer.clone()),
-        client_id: DOWNSTREAM.into(),
-        client_secret: Some(Secret::new(DOWNSTREAM_SECRET)),
-        provision: true,
-        ..Default::default()
-    };
+    let mut corp = corp(&up.issuer);
     customize(&mut corp);
     TestApp::spawn_with(move |c| {
         oidc::with_apps(c);
@@ -64,6 +56,19 @@ async fn downstream(up: &TestApp, customize: impl FnOnce(&mut UpstreamConfig)) -
         c.upstreams = vec![corp];
     })
     .await
+}
+
+/// "Corp" at `issuer`, as this server's upstream.
+fn corp(issuer: &str) -> UpstreamConfig {
+    UpstreamConfig {
+        id: "corp".into(),
+        display_name: Some("Corp".into()),
+        issuer: Some(issuer.to_owned()),
+        client_id: DOWNSTREAM.into(),
+        client_secret: Some(Secret::new(DOWNSTREAM_SECRET)),
+        provision: true,
+        ..Default::default()
+    }
 }
 
 /// Presses "Continue with Corp" on our sign-in page (for `request`, if any), signs in
@@ -75,22 +80,7 @@ async fn at_upstream(
     username: &str,
     request: Option<&str>,
 ) -> String {
-    let path = match request {
-        Some(id) => format!("/login?request={id}"),
-        None => "/login".to_owned(),
-    };
-    let page = browser.get(down.url(&path)).send().await.unwrap();
-    let html = page.text().await.unwrap();
-    assert!(html.contains("Continue with Corp"), "{html}");
-    let started = browser
-        .post(down.url("/federation/corp/start"))
-        .form(&[
-            ("csrf", csrf_of(&html).as_str()),
-            ("request", request.unwrap_or_default()),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let started = press_continue(down, browser, "corp", "Corp", request).await;
     through_upstream(down, up, browser, &started, username).await
 }
 
@@ -337,26 +327,10 @@ async fn an_upstream_on_a_private_address_is_not_called_unless_allowed() {
     let issuer = up.issuer.clone();
     let down = TestApp::spawn_with(move |c| {
         oidc::with_apps(c);
-        c.upstreams = vec![UpstreamConfig {
-            id: "corp".into(),
-            display_name: Some("Corp".into()),
-            issuer: Some(issuer),
-            client_id: DOWNSTREAM.into(),
-            client_secret: Some(Secret::new(DOWNSTREAM_SECRET)),
-            provision: true,
-            ..Default::default()
-        }];
+        c.upstreams = vec![corp(&issuer)];
     })
     .await;
-    let browser = browser();
-    let page = browser.get(down.url("/login")).send().await.unwrap();
-    let csrf = csrf_of(&page.text().await.unwrap());
-    let refused = browser
-        .post(down.url("/federation/corp/start"))
-        .form(&[("csrf", csrf.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let refused = press_continue(&down, &browser(), "corp", "Corp", None).await;
     assert_eq!(refused.status(), 502);
     assert!(refused.text().await.unwrap().contains("cannot be reached"));
 }
@@ -369,25 +343,10 @@ async fn an_unreachable_upstream_gets_a_page() {
     let down = TestApp::spawn_with(move |c| {
         oidc::with_apps(c);
         c.federation.allow_private_addresses = true;
-        c.upstreams = vec![UpstreamConfig {
-            id: "corp".into(),
-            display_name: Some("Corp".into()),
-            issuer: Some(issuer),
-            client_id: DOWNSTREAM.into(),
-            provision: true,
-            ..Default::default()
-        }];
+        c.upstreams = vec![corp(&issuer)];
     })
     .await;
-    let browser = browser();
-    let page = browser.get(down.url("/login")).send().await.unwrap();
-    let csrf = csrf_of(&page.text().await.unwrap());
-    let answer = browser
-        .post(down.url("/federation/corp/start"))
-        .form(&[("csrf", csrf.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let answer = press_continue(&down, &browser(), "corp", "Corp", None).await;
     assert_eq!(answer.status(), 502);
     assert!(answer.text().await.unwrap().contains("cannot be reached"));
 }
@@ -412,15 +371,7 @@ async fn a_disabled_account_signs_in_through_no_provider() {
 async fn a_sign_in_nobody_came_back_from_is_cleaned_up() {
     let up = upstream().await;
     let down = downstream(&up, |_| {}).await;
-    let browser = browser();
-    let page = browser.get(down.url("/login")).send().await.unwrap();
-    let csrf = csrf_of(&page.text().await.unwrap());
-    let started = browser
-        .post(down.url("/federation/corp/start"))
-        .form(&[("csrf", csrf.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let started = press_continue(&down, &browser(), "corp", "Corp", None).await;
     assert_eq!(started.status(), 303);
     let core = portcullis::Core::open(down.config.clone()).unwrap();
     let now = down.clock.now();

@@ -14,7 +14,7 @@ use crate::common::fake_upstream::{Behaviour, FakeUpstream};
 /// One way to get an answer wrong.
 type Misbehave = fn(&mut Behaviour);
 type FacebookMisbehave = fn(&mut fake_facebook::Behaviour);
-use crate::common::oidc::{self, browser, csrf_of, location};
+use crate::common::oidc::{self, browser, location, press_continue};
 use crate::common::TestApp;
 
 async fn downstream(fake: &FakeUpstream, customize: impl FnOnce(&mut UpstreamConfig)) -> TestApp {
@@ -40,14 +40,7 @@ async fn downstream(fake: &FakeUpstream, customize: impl FnOnce(&mut UpstreamCon
 /// "Continue with Fake" in a fresh browser: our answer to the fake's callback.
 async fn continue_with_fake(down: &TestApp) -> reqwest::Response {
     let browser = browser();
-    let page = browser.get(down.url("/login")).send().await.unwrap();
-    let csrf = csrf_of(&page.text().await.unwrap());
-    let started = browser
-        .post(down.url("/federation/fake/start"))
-        .form(&[("csrf", csrf.as_str())])
-        .send()
-        .await
-        .unwrap();
+    let started = press_continue(down, &browser, "fake", "Fake", None).await;
     assert_eq!(started.status(), 303);
     let approved = browser.get(location(&started)).send().await.unwrap();
     let callback = location(&approved);
@@ -246,15 +239,7 @@ async fn with_facebook(fb: &FakeFacebook) -> TestApp {
 /// "Continue with Facebook" in a fresh browser: our answer to its callback.
 async fn continue_with_facebook(down: &TestApp) -> reqwest::Response {
     let browser = browser();
-    let page = browser.get(down.url("/login")).send().await.unwrap();
-    let html = page.text().await.unwrap();
-    assert!(html.contains("Continue with Facebook"), "{html}");
-    let started = browser
-        .post(down.url("/federation/facebook/start"))
-        .form(&[("csrf", csrf_of(&html).as_str())])
-        .send()
-        .await
-        .unwrap();
+    let started = press_continue(down, &browser, "facebook", "Facebook", None).await;
     assert_eq!(started.status(), 303);
     let dialog = location(&started);
     assert!(dialog.contains("/v21.0/dialog/oauth?"), "{dialog}");
@@ -367,20 +352,7 @@ async fn web_claims_via_fake(down: &TestApp) -> serde_json::Value {
     let url = oidc::authorize_url(down, oidc::WEB, oidc::WEB_CALLBACK, &challenge, &[]);
     let to_login = location(&browser.get(&url).send().await.unwrap());
     let request = oidc::query_of(&down.url(&to_login))["request"].clone();
-    let html = browser
-        .get(down.url(&to_login))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let started = browser
-        .post(down.url("/federation/fake/start"))
-        .form(&[("csrf", csrf_of(&html).as_str()), ("request", &request)])
-        .send()
-        .await
-        .unwrap();
+    let started = press_continue(down, &browser, "fake", "Fake", Some(&request)).await;
     let approved = browser.get(location(&started)).send().await.unwrap();
     let resumed = browser.get(location(&approved)).send().await.unwrap();
     let to_client = location(&oidc::drive(down, &browser, &down.url(&location(&resumed))).await);

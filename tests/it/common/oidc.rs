@@ -100,6 +100,39 @@ pub async fn account_with(app: &TestApp, cookie: &str) -> reqwest::Response {
         .unwrap()
 }
 
+/// Presses "Continue with {name}" on the sign-in page (for the waiting `request`, if
+/// any): our answer to the form, a 303 to the upstream when all is well.
+pub async fn press_continue(
+    app: &TestApp,
+    browser: &reqwest::Client,
+    upstream: &str,
+    name: &str,
+    request: Option<&str>,
+) -> reqwest::Response {
+    let path = match request {
+        Some(id) => format!("/login?request={id}"),
+        None => "/login".to_owned(),
+    };
+    let html = browser
+        .get(app.url(&path))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains(&format!("Continue with {name}")), "{html}");
+    browser
+        .post(app.url(&format!("/federation/{upstream}/start")))
+        .form(&[
+            ("csrf", csrf_of(&html).as_str()),
+            ("request", request.unwrap_or_default()),
+        ])
+        .send()
+        .await
+        .unwrap()
+}
+
 pub fn csrf_of(html: &str) -> String {
     let start =
         html.find(r#"name="csrf" value=""#).expect("a CSRF field") + r#"name="csrf" value=""#.len();
