@@ -19,7 +19,7 @@ use super::login::{set_session_cookie, HOME};
 use super::providers;
 use super::{csrf, page, AppState};
 use crate::error::AppError;
-use crate::federation::{Callback, FederationError};
+use crate::federation::{Callback, FederationError, Upstream};
 use crate::people::federated::{self, Refusal, SessionTerms};
 use crate::store::audit;
 
@@ -64,7 +64,7 @@ pub async fn start(
         .await;
     match begun {
         Ok(url) => Ok(see_other(url.as_str())),
-        Err(e) => failed(&state, up.config.display_name(), request.as_deref(), e).await,
+        Err(e) => failed(&state, &up, request.as_deref(), e).await,
     }
 }
 
@@ -77,7 +77,7 @@ pub async fn callback(
     let Some(up) = state.federation.get(&upstream) else {
         return Err(AppError::NotFound);
     };
-    let name = up.config.display_name().to_owned();
+    let name = up.config.display_name();
     let (binding, _) = csrf::binding(&req, &state);
     let now = state.clock.now();
     let finished = match state
@@ -93,10 +93,10 @@ pub async fn callback(
         .await
     {
         Ok(finished) => finished,
-        Err(e) => return failed(&state, &name, None, e).await,
+        Err(e) => return failed(&state, &up, None, e).await,
     };
     if let Some(user_id) = finished.link_user_id.clone() {
-        return linked(&req, &state, &name, user_id, finished, now).await;
+        return linked(&req, &state, user_id, finished, now).await;
     }
     let request = finished.request_id.clone();
     let client = state.proxies.client_of(&req);
@@ -128,7 +128,7 @@ pub async fn callback(
             tracing::info!(session = %started.session.id, upstream = %up.config.id, "signed in");
             Ok(response)
         }
-        Err(refusal) => Ok(refused(&name, request.as_deref(), refusal)),
+        Err(refusal) => Ok(refused(name, request.as_deref(), refusal)),
     }
 }
 
@@ -136,7 +136,6 @@ pub async fn callback(
 async fn linked(
     req: &HttpRequest,
     state: &AppState,
-    name: &str,
     user_id: String,
     finished: crate::federation::Finished,
     now: i64,
@@ -146,7 +145,7 @@ async fn linked(
         .is_some_and(|(_, user)| user.id == user_id);
     if !still_them {
         let signed_out = FederationError::BadState("linking: no longer signed in as who started");
-        return failed(state, name, None, signed_out).await;
+        return failed(state, &finished.upstream, None, signed_out).await;
     }
     let done = state
         .db
@@ -177,13 +176,14 @@ async fn linked(
 /// The page for a sign-in that failed before a person was known; the audit records why.
 async fn failed(
     state: &AppState,
-    provider: &str,
+    up: &Upstream,
     request: Option<&str>,
     error: FederationError,
 ) -> Result<HttpResponse, AppError> {
-    tracing::warn!(provider, error = %error, "federated sign-in failed");
+    let provider = up.config.display_name();
+    tracing::warn!(upstream = %up.config.id, error = %error, "federated sign-in failed");
     let reason = error.reason();
-    let upstream = provider.to_owned();
+    let upstream = up.config.id.clone();
     state
         .db
         .run(move |conn| {

@@ -154,6 +154,17 @@ async fn every_wrong_answer_gets_a_page_and_writes_nothing() {
         assert!(html.contains("could not be verified"), "{case}: {html}");
         assert_eq!(counts(&down), before, "{case}: nothing written");
     }
+    // …but the audit log, which has each failure and its reason.
+    let core = portcullis::Core::open(down.config.clone()).unwrap();
+    let events = core
+        .db
+        .run_blocking(|conn| portcullis::store::audit::recent(conn, 100))
+        .unwrap();
+    let rejected = events
+        .iter()
+        .filter(|e| e.kind == "federation.failed" && e.detail.contains(r#""reason":"rejected""#))
+        .count();
+    assert_eq!(rejected, cases.len(), "{events:?}");
 
     fake.behave(|b| {
         *b = Default::default();
