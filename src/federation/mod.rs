@@ -121,6 +121,23 @@ struct Kept {
     pkce_verifier: String,
 }
 
+/// A sign-in that did not finish, and the authorization request waiting for it when the
+/// callback came back to the browser that started it (so "Try again" can return there).
+#[derive(Debug)]
+pub struct Failure {
+    pub error: FederationError,
+    pub request_id: Option<String>,
+}
+
+impl From<FederationError> for Failure {
+    fn from(error: FederationError) -> Self {
+        Failure {
+            error,
+            request_id: None,
+        }
+    }
+}
+
 /// Where a finished upstream sign-in goes on.
 pub struct Finished {
     pub upstream: Arc<Upstream>,
@@ -250,12 +267,13 @@ impl Federation {
         binding: &str,
         callback: Callback,
         now: i64,
-    ) -> Result<Finished, FederationError> {
+    ) -> Result<Finished, Failure> {
         let started = std::time::Instant::now();
         let finished = self
             .finish_timed(db, master, upstream, binding, callback, now)
             .await;
-        self.observe(upstream, "finish", started, finished.as_ref().err());
+        let error = finished.as_ref().err().map(|f| &f.error);
+        self.observe(upstream, "finish", started, error);
         finished
     }
 
@@ -340,10 +358,29 @@ impl Federation {
         binding: &str,
         callback: Callback,
         now: i64,
-    ) -> Result<Finished, FederationError> {
+    ) -> Result<Finished, Failure> {
+        let (up, row) = self.take(db, upstream, binding, &callback, now).await?;
+        // The browser is the one that started: what fails now may go back to its request.
+        let request_id = row.request_id.clone();
+        self.complete(master, up, row, callback, now)
+            .await
+            .map_err(|error| Failure { error, request_id })
+    }
+
+    /// The state a callback names: it exists, is this upstream's, and was started by this
+    /// browser. Taken, whatever follows.
+    async fn take(
+        &self,
+        db: &Db,
+        upstream: &str,
+        binding: &str,
+        callback: &Callback,
+        now: i64,
+    ) -> Result<(Arc<Upstream>, FederationStateRow), FederationError> {
         let up = self.get(upstream).ok_or(FederationError::Unknown)?;
         let state = callback
             .state
+            .clone()
             .filter(|s| !s.is_empty() && s.len() <= 512)
             .ok_or(FederationError::BadState("missing"))?;
         let id = state_id(&state);
@@ -361,6 +398,19 @@ impl Federation {
         if !same_browser {
             return Err(FederationError::BadState("from another browser"));
         }
+        Ok((up, row))
+    }
+
+    /// Redeems the callback's code at the upstream and verifies what it says.
+    async fn complete(
+        &self,
+        master: &Arc<MasterKey>,
+        up: Arc<Upstream>,
+        row: FederationStateRow,
+        callback: Callback,
+        now: i64,
+    ) -> Result<Finished, FederationError> {
+        let upstream = up.config.id.as_str();
         // RFC 9207 §2.4: an `iss` on the response must be the issuer we sent them to.
         if let Some(iss) = &callback.iss {
             if Some(iss.as_str()) != up.config.issuer() {

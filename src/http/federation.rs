@@ -93,7 +93,7 @@ pub async fn callback(
         .await
     {
         Ok(finished) => finished,
-        Err(e) => return failed(&state, &up, None, e).await,
+        Err(f) => return failed(&state, &up, f.request_id.as_deref(), f.error).await,
     };
     if let Some(user_id) = finished.link_user_id.clone() {
         return linked(&req, &state, user_id, finished, now).await;

@@ -512,3 +512,38 @@ async fn the_last_way_to_sign_in_stays_and_one_upstream_account_links_to_one_loc
     assert_eq!(after.len(), 1);
     assert_eq!(after[0].user_id, identities[0].user_id, "unchanged");
 }
+
+#[tokio::test]
+async fn a_refusal_at_the_upstream_offers_to_try_again_for_the_waiting_application() {
+    let up = upstream().await;
+    let down = downstream(&up, |_| {}).await;
+    let browser = browser();
+    let (_, challenge) = pkce();
+    let url = authorize_url(&down, WEB, WEB_CALLBACK, &challenge, &[]);
+    let to_login = location(&browser.get(&url).send().await.unwrap());
+    let request = query_of(&down.url(&to_login))["request"].clone();
+    let started = press_continue(&down, &browser, "corp", "Corp", Some(&request)).await;
+    let state = query_of(&location(&started))["state"].clone();
+    let denied = browser
+        .get(down.url(&format!(
+            "/federation/corp/callback?error=access_denied&state={state}"
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(denied.status(), 403);
+    let html = denied.text().await.unwrap();
+    assert!(
+        html.contains(&format!(r#"href="/login?request={request}""#)),
+        "back to the sign-in for the waiting application: {html}"
+    );
+    let again = browser
+        .get(down.url(&format!("/login?request={request}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(again.contains("Web App"), "{again}");
+}
