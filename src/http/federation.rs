@@ -68,6 +68,13 @@ pub async fn start(
     }
 }
 
+/// A callback whose query cannot be read (a parameter twice, say) gets our page.
+pub fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(|_, _| {
+        AppError::BadRequest("This answer from the provider could not be read.").into()
+    })
+}
+
 pub async fn callback(
     req: HttpRequest,
     state: web::Data<AppState>,

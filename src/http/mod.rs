@@ -169,9 +169,10 @@ pub fn routes(cfg: &mut web::ServiceConfig, origins: &cors::AllowedOrigins) {
             .app_data(login::form_config())
             .route(web::post().to(federation::start)),
     )
-    .route(
-        "/federation/{upstream}/callback",
-        web::get().to(federation::callback),
+    .service(
+        web::resource("/federation/{upstream}/callback")
+            .app_data(federation::query_config())
+            .route(web::get().to(federation::callback)),
     )
     .route("/account/providers", web::get().to(providers::show))
     .service(

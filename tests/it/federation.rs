@@ -288,6 +288,13 @@ async fn a_replayed_foreign_or_denied_callback_gets_a_page_and_writes_nothing() 
         .await
         .unwrap();
     assert_eq!(bare.status(), 400);
+    let doubled = starter
+        .get(down.url("/federation/corp/callback?state=a&state=b"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(doubled.status(), 400);
+    assert!(doubled.text().await.unwrap().contains("could not be read"));
     let unknown = starter
         .get(down.url("/federation/nobody/callback?code=x&state=y"))
         .send()
