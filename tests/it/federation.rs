@@ -554,3 +554,26 @@ async fn a_refusal_at_the_upstream_offers_to_try_again_for_the_waiting_applicati
         .unwrap();
     assert!(again.contains("Web App"), "{again}");
 }
+
+#[tokio::test]
+async fn the_federation_forms_need_their_csrf_token() {
+    let up = upstream().await;
+    let down = downstream(&up, |_| {}).await;
+    let alice = alice_at(&down).await;
+    for (path, form) in [
+        ("/federation/corp/start", vec![("request", "")]),
+        ("/account/providers/corp/link", vec![]),
+        ("/account/providers/unlink", vec![("identity", "x")]),
+    ] {
+        let mut fields = form.clone();
+        fields.push(("csrf", "forged"));
+        let refused = alice
+            .post(down.url(path))
+            .form(&fields)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), 403, "{path}");
+    }
+    assert!(accounts(&down).1.is_empty(), "nothing linked");
+}

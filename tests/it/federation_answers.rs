@@ -488,3 +488,32 @@ async fn without_provisioning_a_stranger_gets_a_page_and_no_account() {
     assert!(html.contains("no account here for you"), "{html}");
     assert_eq!(counts(&down), before);
 }
+
+#[tokio::test]
+async fn a_name_that_resolves_to_a_private_address_is_not_called_unless_allowed() {
+    // `localhost` is a name, not an address: the resolver's answer is what is judged.
+    let fake = FakeUpstream::start_at("127.0.0.1", "localhost").await;
+    let issuer = fake.issuer.clone();
+    let with = |allow: bool| {
+        let issuer = issuer.clone();
+        TestApp::spawn_with(move |c| {
+            oidc::with_apps(c);
+            c.federation.allow_private_addresses = allow;
+            c.upstreams = vec![UpstreamConfig {
+                id: "fake".into(),
+                display_name: Some("Fake".into()),
+                issuer: Some(issuer),
+                client_id: "portcullis".into(),
+                provision: true,
+                ..Default::default()
+            }];
+        })
+    };
+    let refused = with(false).await;
+    let answer = press_continue(&refused, &browser(), "fake", "Fake", None).await;
+    assert_eq!(answer.status(), 502);
+    assert!(answer.text().await.unwrap().contains("cannot be reached"));
+    let allowed = with(true).await;
+    let answer = press_continue(&allowed, &browser(), "fake", "Fake", None).await;
+    assert_eq!(answer.status(), 303, "the same upstream, allowed");
+}

@@ -163,8 +163,14 @@ fn key(pem: &str, kid: &str) -> CoreRsaPrivateSigningKey {
 
 impl FakeUpstream {
     pub async fn start() -> FakeUpstream {
-        let listener = TcpListener::bind("127.0.0.2:0").unwrap();
-        let issuer = format!("http://{}", listener.local_addr().unwrap());
+        Self::start_at("127.0.0.2", "127.0.0.2").await
+    }
+
+    /// Listening on `ip`, naming itself `http://{host}:{port}` (a DNS name, say).
+    pub async fn start_at(ip: &str, host: &str) -> FakeUpstream {
+        let listener = TcpListener::bind((ip, 0)).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let issuer = format!("http://{host}:{port}");
         let shared = web::Data::new(Shared {
             issuer: issuer.clone(),
             behaviour: Default::default(),
