@@ -297,6 +297,13 @@ fn decide(
     // consent: only the missing factor is asked for.
     match step_up {
         StepUp::Go => {}
+        // No interaction could meet it: say so, prompt=none or not.
+        StepUp::Unmet => {
+            return Next::Fail(
+                "unmet_authentication_requirements",
+                "the requested authentication level cannot be met",
+            )
+        }
         _ if prompt.none => {
             return Next::Fail(
                 "interaction_required",
@@ -305,12 +312,6 @@ fn decide(
         }
         StepUp::AskCode => return Next::SecondFactor,
         StepUp::Enrol => return Next::Enrol,
-        StepUp::Unmet => {
-            return Next::Fail(
-                "unmet_authentication_requirements",
-                "the requested authentication level cannot be met",
-            )
-        }
     }
     let consented_here = pending.is_some_and(|p| p.consented_at.is_some());
     let covered = consented.is_some_and(|c| request.scope.iter().all(|s| c.contains(s)));

@@ -298,6 +298,19 @@ async fn prompt_none_cannot_show_the_code_page() {
     let params = query_of(&to);
     assert_eq!(params["error"], "interaction_required");
     assert_eq!(params["state"], "state-123");
+
+    // Bob has no second factor: no interaction could meet an essential mfa.
+    let bob = signed_in(&app, "bob").await;
+    let essential = format!(r#"{{"id_token":{{"acr":{{"essential":true,"values":["{MFA}"]}}}}}}"#);
+    let url = authorize_url(
+        &app,
+        WEB,
+        WEB_CALLBACK,
+        &challenge,
+        &[("claims", &essential), ("prompt", "none")],
+    );
+    let to = location(&bob.get(url).send().await.unwrap());
+    assert_eq!(query_of(&to)["error"], "unmet_authentication_requirements");
 }
 
 #[tokio::test]
