@@ -29,7 +29,9 @@ pub enum KeysCommand {
     /// every token it signed stops verifying, on every instance within one
     /// `keys.reload_interval`. A key that signs is first replaced by a new one.
     Revoke {
-        /// The key's `kid`, as `keys list` shows it.
+        /// The key's `kid`, as `keys list` shows it. A thumbprint is base64url and may
+        /// begin with `-`: it is still the kid, not an option.
+        #[arg(allow_hyphen_values = true)]
         kid: String,
     },
 }

@@ -363,6 +363,15 @@ async fn a_revoked_key_verifies_nothing_on_any_instance_and_a_new_one_signs() {
 
     let unknown = a.cli(&["keys", "revoke", "no-such-kid"]);
     assert!(!unknown.status.success());
+    // A thumbprint may begin with '-' (base64url): it is a kid, not an option.
+    let hyphen = a.cli(&["keys", "revoke", "-Hno-such-kid"]);
+    assert!(!hyphen.status.success());
+    assert!(
+        String::from_utf8_lossy(&hyphen.stderr)
+            .contains("no signing key has the kid -Hno-such-kid"),
+        "{}",
+        String::from_utf8_lossy(&hyphen.stderr)
+    );
     let revoked = a.cli(&["keys", "revoke", &kid]);
     assert!(
         revoked.status.success(),
