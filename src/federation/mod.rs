@@ -138,14 +138,40 @@ impl From<FederationError> for Failure {
     }
 }
 
+/// Why a person goes to an upstream: to sign in (for the authorization request waiting,
+/// if any), or, already signed in, to link it to their account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Purpose {
+    SignIn { request_id: Option<String> },
+    Link { user_id: String },
+}
+
+impl Purpose {
+    /// The authorization request waiting for this sign-in, if any.
+    pub fn request_id(&self) -> Option<&str> {
+        match self {
+            Purpose::SignIn { request_id } => request_id.as_deref(),
+            Purpose::Link { .. } => None,
+        }
+    }
+
+    fn of(row: &FederationStateRow) -> Purpose {
+        match &row.link_user_id {
+            Some(user_id) => Purpose::Link {
+                user_id: user_id.clone(),
+            },
+            None => Purpose::SignIn {
+                request_id: row.request_id.clone(),
+            },
+        }
+    }
+}
+
 /// Where a finished upstream sign-in goes on.
 pub struct Finished {
     pub upstream: Arc<Upstream>,
     pub asserted: Asserted,
-    /// The authorization request waiting for the sign-in.
-    pub request_id: Option<String>,
-    /// A signed-in person linking this provider to their account.
-    pub link_user_id: Option<String>,
+    pub purpose: Purpose,
 }
 
 impl Federation {
@@ -239,20 +265,18 @@ impl Federation {
 
     /// Starts a sign-in at `upstream` for the browser with `binding`: the URL to send it
     /// to. The state row is written before the browser leaves.
-    #[allow(clippy::too_many_arguments)]
     pub async fn begin(
         &self,
         db: &Db,
         master: &Arc<MasterKey>,
         upstream: &str,
         binding: &str,
-        request_id: Option<String>,
-        link_user_id: Option<String>,
+        purpose: Purpose,
         now: i64,
     ) -> Result<url::Url, FederationError> {
         let started = std::time::Instant::now();
         let begun = self
-            .begin_timed(db, master, upstream, binding, request_id, link_user_id, now)
+            .begin_timed(db, master, upstream, binding, purpose, now)
             .await;
         self.observe(upstream, "start", started, begun.as_ref().err());
         begun
@@ -293,15 +317,13 @@ impl Federation {
             .observe(started.elapsed().as_secs_f64());
     }
 
-    #[allow(clippy::too_many_arguments)]
     async fn begin_timed(
         &self,
         db: &Db,
         master: &Arc<MasterKey>,
         upstream: &str,
         binding: &str,
-        request_id: Option<String>,
-        link_user_id: Option<String>,
+        purpose: Purpose,
         now: i64,
     ) -> Result<url::Url, FederationError> {
         let up = self.get(upstream).ok_or(FederationError::Unknown)?;
@@ -340,8 +362,11 @@ impl Federation {
             id,
             upstream: upstream.to_owned(),
             binding_hash: token::sha256(binding.as_bytes()),
-            request_id,
-            link_user_id,
+            request_id: purpose.request_id().map(str::to_owned),
+            link_user_id: match purpose {
+                Purpose::Link { user_id } => Some(user_id),
+                Purpose::SignIn { .. } => None,
+            },
             created_at: now,
             expires_at: now + self.state_ttl,
         };
@@ -361,7 +386,7 @@ impl Federation {
     ) -> Result<Finished, Failure> {
         let (up, row) = self.take(db, upstream, binding, &callback, now).await?;
         // The browser is the one that started: what fails now may go back to its request.
-        let request_id = row.request_id.clone();
+        let request_id = Purpose::of(&row).request_id().map(str::to_owned);
         self.complete(master, up, row, callback, now)
             .await
             .map_err(|error| Failure { error, request_id })
@@ -456,8 +481,7 @@ impl Federation {
         Ok(Finished {
             upstream: up,
             asserted,
-            request_id: row.request_id,
-            link_user_id: row.link_user_id,
+            purpose: Purpose::of(&row),
         })
     }
 }

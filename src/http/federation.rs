@@ -19,7 +19,7 @@ use super::login::{set_session_cookie, HOME};
 use super::providers;
 use super::{csrf, page, AppState};
 use crate::error::AppError;
-use crate::federation::{Callback, FederationError, Upstream};
+use crate::federation::{Callback, FederationError, Purpose, Upstream};
 use crate::people::federated::{self, Refusal, SessionTerms};
 use crate::store::audit;
 
@@ -57,8 +57,9 @@ pub async fn start(
             &state.master,
             &up.config.id,
             &binding,
-            request.clone(),
-            None,
+            Purpose::SignIn {
+                request_id: request.clone(),
+            },
             state.clock.now(),
         )
         .await;
@@ -102,10 +103,13 @@ pub async fn callback(
         Ok(finished) => finished,
         Err(f) => return failed(&state, &up, f.request_id.as_deref(), f.error).await,
     };
-    if let Some(user_id) = finished.link_user_id.clone() {
-        return linked(&req, &state, user_id, finished, now).await;
-    }
-    let request = finished.request_id.clone();
+    let request = match &finished.purpose {
+        Purpose::Link { user_id } => {
+            let user_id = user_id.clone();
+            return linked(&req, &state, user_id, finished, now).await;
+        }
+        Purpose::SignIn { request_id } => request_id.clone(),
+    };
     let client = state.proxies.client_of(&req);
     let previous = Cookies::read(&req, state.cookies.session_name());
     let (lifetime, idle) = (

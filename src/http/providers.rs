@@ -129,8 +129,7 @@ pub async fn link(
             &state.master,
             &upstream,
             &binding,
-            None,
-            Some(user.id),
+            crate::federation::Purpose::Link { user_id: user.id },
             state.clock.now(),
         )
         .await;
