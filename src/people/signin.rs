@@ -117,10 +117,10 @@ pub async fn with_password(
     let started = db
         .run(move |conn| {
             store::transaction(conn, |conn| {
-                if let Some(key) = &account_key {
-                    login_throttle::clear(conn, key)?;
-                }
-                if let Some(key) = &address_key {
+                // Only this attempt's own slot is given back (#11 item 1): failures
+                // counted beside it — a burst it was part of — stay until their window
+                // ends, so a right password cannot open fresh slots for a burst.
+                for key in account_key.iter().chain(&address_key) {
                     login_throttle::release(conn, key)?;
                 }
                 if let Some(previous) = &attempt.previous_session {

@@ -33,8 +33,8 @@ impl Limit {
 }
 
 /// Takes one attempt's slot for `key` before the password is checked: `Ok(None)` when
-/// the attempt may go on (it is already counted as a failure; `release` or `clear` give
-/// it back on success), `Ok(Some(seconds))` when the key is locked or its slots are all
+/// the attempt may go on (it is already counted as a failure; `release` gives it
+/// back on success), `Ok(Some(seconds))` when the key is locked or its slots are all
 /// taken (then it is locked now). Each step is one conditional statement, so a burst on
 /// any number of instances takes at most `max_failures` slots (hardening #11 item 1).
 pub fn take_slot(
@@ -227,8 +227,9 @@ pub fn lock_if_full(
     Ok(())
 }
 
-/// Gives back the slot of an attempt that succeeded (the per-address counter, which
-/// other people behind the same address share).
+/// Gives back the slot of an attempt that succeeded — only its own: the failures
+/// counted beside it stay until their window ends, so a success in the middle of a
+/// burst cannot give the rest of the burst fresh slots (hardening #11 item 1).
 pub fn release(conn: &mut DbConnection, key: &str) -> Result<(), StoreError> {
     diesel::update(
         login_throttle::table
@@ -245,12 +246,6 @@ pub fn release(conn: &mut DbConnection, key: &str) -> Result<(), StoreError> {
             .filter(login_throttle::locked_until.is_null()),
     )
     .execute(conn)?;
-    Ok(())
-}
-
-/// Forgets the failures of `key` (after a successful sign-in).
-pub fn clear(conn: &mut DbConnection, key: &str) -> Result<(), StoreError> {
-    diesel::delete(login_throttle::table.find(key)).execute(conn)?;
     Ok(())
 }
 

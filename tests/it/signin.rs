@@ -367,6 +367,33 @@ async fn a_burst_of_attempts_cannot_outrun_the_lockout() {
     );
 }
 
+/// Hardening #11 item 1, "release the slot on success": the right password gives back
+/// its own slot and no other, so failures counted beside it — the rest of a burst it
+/// landed in — still count (a burst that held it used to get three fresh slots after
+/// it; CI once saw 5 judged). Two failures, the right password, then one more failure
+/// fills the limit of 3 and the next attempt is locked.
+#[tokio::test]
+async fn the_right_password_gives_back_only_its_own_slot() {
+    let app = TestApp::spawn_with(with_alice).await;
+    let (owner, guesser) = (browser(), browser());
+    let guess = |n: usize| {
+        let (app, guesser) = (&app, &guesser);
+        async move {
+            let csrf = login_form(app, guesser).await;
+            submit(app, guesser, &csrf, "alice", &format!("guess {n}"))
+                .await
+                .status()
+        }
+    };
+    assert_eq!(guess(1).await, 200);
+    assert_eq!(guess(2).await, 200);
+    let csrf = login_form(&app, &owner).await;
+    let signed_in = submit(&app, &owner, &csrf, "alice", PASSWORD).await;
+    assert_eq!(signed_in.status(), StatusCode::SEE_OTHER);
+    assert_eq!(guess(3).await, 200, "the third failure is judged");
+    assert_eq!(guess(4).await, StatusCode::TOO_MANY_REQUESTS, "then locked");
+}
+
 /// Hardening #11 item 2: behind a proxy listed in `http.trusted_proxies`, each person is
 /// counted by the address the proxy forwards; without the setting, forwarding headers are
 /// ignored and everyone behind the proxy is one address.

@@ -80,7 +80,8 @@ pub fn check_code(
             verify(conn, code)?.then_some(Method::Totp)
         };
         if let Some(method) = method {
-            login_throttle::clear(conn, &key)?;
+            // Its own slot back; failures beside it stay counted (as for passwords).
+            login_throttle::release(conn, &key)?;
             if method == Method::Recovery {
                 audit::record(
                     conn,
