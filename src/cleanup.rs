@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use crate::config::Config;
 use crate::store::{
     audit, authorization_codes, authorization_requests, federation_states, grants, login_throttle,
-    refresh_tokens, revoked_access_tokens, sessions, DbConnection, StoreError,
+    refresh_tokens, revocation_events, revoked_access_tokens, sessions, DbConnection, StoreError,
 };
 
 /// Rows per statement.
@@ -18,6 +18,9 @@ const BUDGET: Duration = Duration::from_secs(20);
 /// Ended and expired sessions and grants are kept this long (for the devices page and
 /// audits).
 const SESSION_GRACE: i64 = 86_400;
+/// Revocation events outlive the last token they reject by this much: a resource
+/// server's clock may run behind ours (by at most its leeway on `exp`).
+const EVENT_GRACE: i64 = 300;
 
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Removed {
@@ -28,6 +31,7 @@ pub struct Removed {
     pub grants: usize,
     pub refresh_tokens: usize,
     pub revoked_access_tokens: usize,
+    pub revocation_events: usize,
     pub federation_states: usize,
     pub audit_events: usize,
 }
@@ -60,6 +64,9 @@ pub fn run_once(conn: &mut DbConnection, config: &Config, now: i64) -> Result<Re
         })?,
         revoked_access_tokens: in_batches(deadline, || {
             revoked_access_tokens::delete_stale(conn, now, BATCH)
+        })?,
+        revocation_events: in_batches(deadline, || {
+            revocation_events::delete_stale(conn, now - EVENT_GRACE, BATCH)
         })?,
         federation_states: in_batches(deadline, || {
             federation_states::delete_stale(conn, now, BATCH)

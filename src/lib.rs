@@ -16,6 +16,7 @@ pub mod http;
 pub mod oauth;
 pub mod oidc;
 pub mod people;
+pub mod revocation;
 pub mod store;
 pub mod telemetry;
 

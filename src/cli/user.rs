@@ -102,7 +102,7 @@ pub fn run(config: Config, command: UserCommand) -> Result<(), Failure> {
         UserCommand::Disable { username } => {
             let user = find(&core, &username)?;
             audited(&core, "user.disabled", Some(&user.id), None, |conn| {
-                store::set_disabled(conn, &user.id, true, now)
+                accounts::set_disabled(conn, &user.id, true, now)
             })?;
             println!(
                 "disabled {}: sessions ended, refresh tokens revoked",
@@ -113,7 +113,7 @@ pub fn run(config: Config, command: UserCommand) -> Result<(), Failure> {
         UserCommand::Enable { username } => {
             let user = find(&core, &username)?;
             audited(&core, "user.enabled", Some(&user.id), None, |conn| {
-                store::set_disabled(conn, &user.id, false, now)
+                accounts::set_disabled(conn, &user.id, false, now)
             })?;
             println!("enabled {}", user.username);
             Ok(())
@@ -132,7 +132,7 @@ pub fn run(config: Config, command: UserCommand) -> Result<(), Failure> {
                 "user.password_changed",
                 Some(&user.id),
                 None,
-                |conn| store::set_password(conn, &user.id, &phc, now),
+                |conn| accounts::set_password(conn, &user.id, &phc, now),
             )?;
             println!(
                 "password changed for {}; other sessions and refresh tokens revoked",

@@ -3,14 +3,12 @@
 //! deny-list until it would have expired. A client revokes only its own tokens; an
 //! unknown token is not an error (§2.2).
 
-use serde_json::json;
-
-use super::grants::mint;
 use super::issuer::{self, TokenSettings};
 use super::OAuthError;
 use crate::crypto::{token, KeySet};
+use crate::revocation::{self, Cause, Owner};
 use crate::store::clients::ClientRow;
-use crate::store::{self, audit, refresh_tokens, revoked_access_tokens, DbConnection};
+use crate::store::{refresh_tokens, DbConnection};
 
 #[tracing::instrument(skip_all, fields(client_id = %caller.id))]
 pub fn revoke(
@@ -41,23 +39,23 @@ pub fn revoke(
         if row.client_id != caller.id {
             return Err(not_yours());
         }
-        store::transaction(conn, |conn| {
-            mint::revoke_family(conn, &row.family_id, now)?;
-            audit::record(
-                conn,
-                "token.revoked",
-                Some(&row.user_id),
-                Some(&caller.id),
-                json!({ "grant_id": row.family_id }),
-            )
-        })?;
+        let owner = Owner {
+            user_id: Some(&row.user_id),
+            client_id: Some(&caller.id),
+        };
+        revocation::grant(conn, &row.family_id, Cause::Requested, owner, now)?;
         return Ok(());
     }
     if let Some(claims) = issuer::verify(token, keys, settings, now) {
         if claims.client_id != caller.id {
             return Err(not_yours());
         }
-        revoked_access_tokens::insert(conn, &claims.jti, claims.exp, now)?;
+        // A client-credentials token has no user behind it.
+        let owner = Owner {
+            user_id: claims.grant_id.is_some().then_some(claims.sub.as_str()),
+            client_id: Some(&caller.id),
+        };
+        revocation::access_token(conn, &claims.jti, claims.exp, owner, now)?;
     }
     Ok(())
 }

@@ -3,6 +3,7 @@
 
 use crate::config::UserConfig;
 use crate::crypto::{password, token, MasterKey};
+use crate::revocation::{self, Cause};
 use crate::store::totp_credentials::{self, TotpCredentialRow};
 use crate::store::users::{self, ProfileChange, UserRow};
 use crate::store::{self, DbConnection, StoreError};
@@ -172,10 +173,41 @@ pub fn upsert_from_config(
         }
     };
     if let Some(disabled) = u.disabled.filter(|d| *d != user.disabled) {
-        users::set_disabled(conn, &user.id, disabled, now)?;
+        set_disabled(conn, &user.id, disabled, now)?;
     }
     sync_config_totp(conn, master, &user.id, u, now)?;
     Ok(false)
+}
+
+/// Disables or enables an account. Disabling cuts off everything it holds — sessions,
+/// grants, refresh and access tokens — in the same transaction (issue #4); disabling a
+/// disabled account changes nothing.
+pub fn set_disabled(
+    conn: &mut DbConnection,
+    user_id: &str,
+    disabled: bool,
+    now: i64,
+) -> Result<(), StoreError> {
+    store::transaction(conn, |conn| {
+        if users::set_disabled(conn, user_id, disabled, now)? && disabled {
+            revocation::user(conn, user_id, Cause::UserDisabled, now)?;
+        }
+        Ok(())
+    })
+}
+
+/// Sets a new password (an argon2id PHC string) and, in the same transaction, cuts off
+/// what the old one opened: sessions, grants, refresh and access tokens.
+pub fn set_password(
+    conn: &mut DbConnection,
+    user_id: &str,
+    phc: &str,
+    now: i64,
+) -> Result<(), StoreError> {
+    store::transaction(conn, |conn| {
+        users::set_password(conn, user_id, phc, now)?;
+        revocation::user(conn, user_id, Cause::PasswordChanged, now)
+    })
 }
 
 /// Applies the file's password when the file's value is new to this account. An account
@@ -201,7 +233,7 @@ fn sync_config_password(
     store::transaction(conn, |conn| {
         if !current {
             let phc = password::hash_blocking(configured).map_err(AccountError::Invalid)?;
-            users::set_password(conn, &existing.id, &phc, now)?;
+            set_password(conn, &existing.id, &phc, now)?;
         }
         users::set_config_password_mac(conn, &existing.id, &mac)?;
         Ok(())

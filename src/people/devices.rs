@@ -2,12 +2,10 @@
 //! application, which browser or device, from where, last used — and signing out of one
 //! of them, or of everything.
 
-use serde_json::json;
-
-use crate::oauth::grants::mint;
 use crate::people::sessions;
+use crate::revocation::{self, Cause, Owner};
 use crate::store::users::{self, UserRow};
-use crate::store::{self, audit, clients, refresh_tokens, DbConnection, StoreError};
+use crate::store::{clients, refresh_tokens, DbConnection, StoreError};
 
 /// One sign-in of an application that can still refresh its tokens.
 pub struct Device {
@@ -65,16 +63,11 @@ pub fn sign_out_device(
         .iter()
         .any(|r| r.family_id == grant_id);
     if theirs {
-        store::transaction(conn, |conn| {
-            mint::revoke_family(conn, grant_id, now)?;
-            audit::record(
-                conn,
-                "device.signed_out",
-                Some(&user.id),
-                None,
-                json!({ "grant_id": grant_id }),
-            )
-        })?;
+        let owner = Owner {
+            user_id: Some(&user.id),
+            client_id: None,
+        };
+        revocation::grant(conn, grant_id, Cause::DeviceSignedOut, owner, now)?;
     }
     Ok(theirs)
 }
@@ -88,16 +81,7 @@ pub fn sign_out_everywhere(
     let Some(user) = signed_in(conn, session_secret, now)? else {
         return Ok(());
     };
-    store::transaction(conn, |conn| {
-        users::end_everything(conn, &user.id, now)?;
-        audit::record(
-            conn,
-            "user.signed_out_everywhere",
-            Some(&user.id),
-            None,
-            json!({}),
-        )
-    })
+    revocation::user(conn, &user.id, Cause::SignedOutEverywhere, now)
 }
 
 fn signed_in(

@@ -27,14 +27,42 @@ pub fn insert(conn: &mut DbConnection, row: &GrantRow) -> Result<(), StoreError>
     Ok(())
 }
 
-/// Marks the grant revoked; returns false when it was already.
-pub fn revoke(conn: &mut DbConnection, id: &str, now: i64) -> Result<bool, StoreError> {
-    Ok(
-        diesel::update(grants::table.find(id).filter(grants::revoked_at.is_null()))
-            .set(grants::revoked_at.eq(now))
-            .execute(conn)?
-            > 0,
-    )
+/// Marks the grant revoked. Returns when its last token expires, or `None` when it was
+/// revoked already (or is unknown).
+pub fn revoke(conn: &mut DbConnection, id: &str, now: i64) -> Result<Option<i64>, StoreError> {
+    let revoked = diesel::update(grants::table.find(id).filter(grants::revoked_at.is_null()))
+        .set(grants::revoked_at.eq(now))
+        .execute(conn)?;
+    if revoked == 0 {
+        return Ok(None);
+    }
+    Ok(grants::table
+        .find(id)
+        .select(grants::expires_at)
+        .load(conn)?
+        .into_iter()
+        .next())
+}
+
+/// Revokes every live grant of a user. Returns when the last token of those grants
+/// expires, or `None` when there were none.
+pub fn revoke_all_of_user(
+    conn: &mut DbConnection,
+    user_id: &str,
+    now: i64,
+) -> Result<Option<i64>, StoreError> {
+    let live = || {
+        grants::table
+            .filter(grants::user_id.eq(user_id))
+            .filter(grants::revoked_at.is_null())
+    };
+    let last: Option<i64> = live()
+        .select(diesel::dsl::max(grants::expires_at))
+        .get_result(conn)?;
+    diesel::update(live())
+        .set(grants::revoked_at.eq(now))
+        .execute(conn)?;
+    Ok(last)
 }
 
 /// Keeps the row at least until `expires_at` (tokens issued from it live that long).

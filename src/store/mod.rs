@@ -28,6 +28,7 @@ pub mod login_throttle;
 mod migrations;
 pub mod recovery_codes;
 pub mod refresh_tokens;
+pub mod revocation_events;
 pub mod revoked_access_tokens;
 pub mod schema;
 pub mod sessions;

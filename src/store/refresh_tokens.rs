@@ -56,6 +56,21 @@ pub fn revoke_family(
     .execute(conn)?)
 }
 
+/// Revokes every live refresh token of a user.
+pub fn revoke_all_of_user(
+    conn: &mut DbConnection,
+    user_id: &str,
+    now: i64,
+) -> Result<usize, StoreError> {
+    Ok(diesel::update(
+        refresh_tokens::table
+            .filter(refresh_tokens::user_id.eq(user_id))
+            .filter(refresh_tokens::revoked_at.is_null()),
+    )
+    .set(refresh_tokens::revoked_at.eq(now))
+    .execute(conn)?)
+}
+
 pub fn by_hash(
     conn: &mut DbConnection,
     hash: &[u8],

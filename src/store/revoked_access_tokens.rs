@@ -6,13 +6,13 @@ use diesel::prelude::*;
 use super::schema::revoked_access_tokens;
 use super::{DbConnection, StoreError};
 
-/// Adds `jti` to the deny-list; revoking twice is fine.
+/// Adds `jti` to the deny-list; false when it was there already (revoking twice is fine).
 pub fn insert(
     conn: &mut DbConnection,
     jti: &str,
     expires_at: i64,
     now: i64,
-) -> Result<(), StoreError> {
+) -> Result<bool, StoreError> {
     super::try_insert(conn, |conn| {
         diesel::insert_into(revoked_access_tokens::table)
             .values((
@@ -22,8 +22,7 @@ pub fn insert(
             ))
             .execute(conn)?;
         Ok(())
-    })?;
-    Ok(())
+    })
 }
 
 pub fn is_revoked(conn: &mut DbConnection, jti: &str) -> Result<bool, StoreError> {

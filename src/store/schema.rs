@@ -247,6 +247,16 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    revocation_events (seq) {
+        seq -> BigInt,
+        kind -> Text,
+        subject -> Text,
+        occurred_at -> BigInt,
+        expires_at -> BigInt,
+    }
+}
+
 /// Calls the macro `$m` with every table, so the lists that need them all (below, and
 /// `store::verify_schema`) cannot drift.
 macro_rules! with_all_tables {
@@ -268,6 +278,7 @@ macro_rules! with_all_tables {
             grants,
             authorization_requests,
             federation_states,
+            revocation_events,
             client_generation
         );
     };

@@ -109,6 +109,21 @@ pub fn end(conn: &mut DbConnection, id: &str, now: i64) -> Result<(), StoreError
     Ok(())
 }
 
+/// Ends every live session of a user.
+pub fn end_all_of_user(
+    conn: &mut DbConnection,
+    user_id: &str,
+    now: i64,
+) -> Result<usize, StoreError> {
+    Ok(diesel::update(
+        sessions::table
+            .filter(sessions::user_id.eq(user_id))
+            .filter(sessions::ended_at.is_null()),
+    )
+    .set(sessions::ended_at.eq(now))
+    .execute(conn)?)
+}
+
 /// Deletes up to `batch` sessions that expired, went idle, or ended, before `cutoff`.
 /// Idempotent, so several instances may run it at once.
 pub fn delete_stale(conn: &mut DbConnection, cutoff: i64, batch: i64) -> Result<usize, StoreError> {

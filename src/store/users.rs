@@ -3,7 +3,7 @@
 
 use diesel::prelude::*;
 
-use super::schema::{grants, refresh_tokens, sessions, users};
+use super::schema::users;
 use super::{DbConnection, StoreError};
 
 #[derive(Queryable, Selectable, Insertable, Clone)]
@@ -97,29 +97,24 @@ pub fn update_profile(
     Ok(())
 }
 
-/// Sets a new password hash and, in the same transaction, ends the user's sessions and
-/// revokes their grants and refresh tokens (a credential change cuts off what the old one
-/// opened, access tokens included).
+/// Sets a new password hash. What the old password opened is revoked by the caller
+/// (`people::accounts::set_password`, through `crate::revocation`).
 pub fn set_password(
     conn: &mut DbConnection,
     id: &str,
     phc: &str,
     now: i64,
 ) -> Result<(), StoreError> {
-    super::transaction(conn, |conn| {
-        diesel::update(users::table.find(id))
-            .set((
-                users::password_hash.eq(phc),
-                users::password_changed_at.eq(now),
-                users::updated_at.eq(now),
-            ))
-            .execute(conn)?;
-        end_everything(conn, id, now)
-    })
+    diesel::update(users::table.find(id))
+        .set((
+            users::password_hash.eq(phc),
+            users::password_changed_at.eq(now),
+            users::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
 }
 
-/// Disables or enables a user. Disabling also ends sessions and revokes grants and
-/// refresh tokens (issue #4: banning cuts everything off).
 /// Remembers which configured password the account last took from the file.
 pub fn set_config_password_mac(
     conn: &mut DbConnection,
@@ -132,46 +127,20 @@ pub fn set_config_password_mac(
     Ok(())
 }
 
+/// Disables or enables a user; false when it already was. Revoking what a disabled user
+/// holds is the caller's (`people::accounts::set_disabled`, through `crate::revocation`).
 pub fn set_disabled(
     conn: &mut DbConnection,
     id: &str,
     disabled: bool,
     now: i64,
-) -> Result<(), StoreError> {
-    super::transaction(conn, |conn| {
-        diesel::update(users::table.find(id))
-            .set((users::disabled.eq(disabled), users::updated_at.eq(now)))
-            .execute(conn)?;
-        if disabled {
-            end_everything(conn, id, now)?;
-        }
-        Ok(())
-    })
-}
-
-/// Ends every session and revokes every refresh token and grant of a user.
-pub fn end_everything(conn: &mut DbConnection, user_id: &str, now: i64) -> Result<(), StoreError> {
-    diesel::update(
-        sessions::table
-            .filter(sessions::user_id.eq(user_id))
-            .filter(sessions::ended_at.is_null()),
+) -> Result<bool, StoreError> {
+    Ok(diesel::update(
+        users::table
+            .find(id)
+            .filter(users::disabled.ne(disabled)),
     )
-    .set(sessions::ended_at.eq(now))
-    .execute(conn)?;
-    diesel::update(
-        refresh_tokens::table
-            .filter(refresh_tokens::user_id.eq(user_id))
-            .filter(refresh_tokens::revoked_at.is_null()),
-    )
-    .set(refresh_tokens::revoked_at.eq(now))
-    .execute(conn)?;
-    // Access tokens carry their grant: revoking the grants makes them inactive too.
-    diesel::update(
-        grants::table
-            .filter(grants::user_id.eq(user_id))
-            .filter(grants::revoked_at.is_null()),
-    )
-    .set(grants::revoked_at.eq(now))
-    .execute(conn)?;
-    Ok(())
+    .set((users::disabled.eq(disabled), users::updated_at.eq(now)))
+    .execute(conn)?
+        > 0)
 }

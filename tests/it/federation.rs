@@ -4,15 +4,13 @@
 //! page, through the upstream's, back to our callback: accounts provisioned, reused,
 //! linked by a trusted verified email only; and every failure a page with nothing written.
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use portcullis::config::{ClientConfig, Secret, UpstreamConfig, UserConfig};
 use portcullis::store::{federated_identities, users};
 use serde_json::Value;
 
 use crate::common::oidc::{
-    self, answer_consent, authorize_url, browser, csrf_of, drive, location, pkce, press_continue,
-    query_of, redeem, WEB, WEB_CALLBACK,
+    self, answer_consent, authorize_url, browser, claims, csrf_of, drive, location, pkce,
+    press_continue, query_of, redeem, WEB, WEB_CALLBACK,
 };
 use crate::common::TestApp;
 
@@ -147,11 +145,6 @@ async fn web_signs_in(down: &TestApp, up: &TestApp, username: &str) -> Value {
         .await
         .unwrap();
     claims(tokens["id_token"].as_str().unwrap())
-}
-
-fn claims(jwt: &str) -> Value {
-    let payload = jwt.split('.').nth(1).unwrap();
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
 }
 
 /// Users, and identities linked to them, in `app`'s database.

@@ -6,14 +6,12 @@
 
 use std::collections::BTreeMap;
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine;
 use portcullis::config::{Lifetime, Secret, UserConfig};
 use portcullis::oidc::acr::{MFA, PAPE_MULTI_FACTOR, PWD};
 use serde_json::Value;
 
 use crate::common::oidc::{
-    self, account_with, authorize_url, browser, csrf_of, drive, introspect, location, pkce,
+    self, account_with, authorize_url, browser, claims, csrf_of, drive, introspect, location, pkce,
     query_of, redeem, refresh, session_cookie, FIRST, FIRST_CALLBACK, PASSWORD, WEB, WEB_CALLBACK,
     WEB_SECRET,
 };
@@ -129,11 +127,6 @@ async fn accepted(app: &TestApp, browser: &reqwest::Client, code: &str) -> bool 
         200 => false,
         other => panic!("unexpected {other}"),
     }
-}
-
-fn claims(jwt: &str) -> Value {
-    let payload = jwt.split('.').nth(1).unwrap();
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
 }
 
 fn amr(claims: &Value) -> Vec<String> {

@@ -15,7 +15,6 @@ use oxide_auth::code_grant::accesstoken::{
 };
 use oxide_auth::primitives::grant::{Extensions, Grant};
 use oxide_auth::primitives::issuer::{IssuedToken, TokenType};
-use serde_json::json;
 
 use super::mint::{self, Authorized};
 use super::{TokenContext, TokenResponse};
@@ -25,10 +24,11 @@ use crate::oauth::client_auth::{self, AuthError, Presented};
 use crate::oauth::params::Params;
 use crate::oauth::{pkce, OAuthError};
 use crate::people::sessions::Client;
+use crate::revocation::{self, Cause, Owner};
 use crate::store::authorization_codes::{self as codes, CodeRow};
 use crate::store::clients::ClientRow;
 use crate::store::refresh_tokens;
-use crate::store::{self, audit, grants, DbConnection, StoreError};
+use crate::store::{self, grants, DbConnection, StoreError};
 
 /// A token request for this grant, parsed by the handler.
 pub struct CodeRequest<'a> {
@@ -268,16 +268,11 @@ fn redeem(
 }
 
 fn revoke_replayed(conn: &mut DbConnection, row: &CodeRow, now: i64) -> Result<(), StoreError> {
-    store::transaction(conn, |conn| {
-        mint::revoke_family(conn, &row.grant_id, now)?;
-        audit::record(
-            conn,
-            "code.replayed",
-            Some(&row.user_id),
-            Some(&row.client_id),
-            json!({ "grant_id": row.grant_id }),
-        )
-    })?;
+    let owner = Owner {
+        user_id: Some(&row.user_id),
+        client_id: Some(&row.client_id),
+    };
+    revocation::grant(conn, &row.grant_id, Cause::CodeReplayed, owner, now)?;
     tracing::warn!(client_id = %row.client_id, "authorization code used twice: its grant is revoked");
     Ok(())
 }

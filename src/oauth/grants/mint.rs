@@ -2,17 +2,16 @@
 //! bits, stored hashed, one family per sign-in), and — through the OpenID Connect hook
 //! `oidc::id_token::for_grant` — the ID token when `openid` was granted.
 
-use serde_json::json;
-
 use super::{TokenContext, TokenResponse};
 use crate::crypto::{token, Alg};
 use crate::oauth::issuer::{self, AccessTokenClaims};
 use crate::oauth::OAuthError;
 use crate::oidc::id_token;
 use crate::people::sessions::Client;
+use crate::revocation::{self, Cause, Owner};
 use crate::store::clients::ClientRow;
 use crate::store::refresh_tokens::{self, RefreshTokenRow};
-use crate::store::{audit, grants, DbConnection, StoreError};
+use crate::store::{DbConnection, StoreError};
 
 /// Who signed in, how, and under which grant: carried by every token of the grant.
 pub struct Authorized<'a> {
@@ -169,14 +168,6 @@ pub fn refresh_token(
     (secret, row)
 }
 
-/// Revokes a whole sign-in: its grant (so its access tokens turn inactive) and every
-/// refresh token of its family (RFC 7009 §2.1, RFC 9700 §4.14.2).
-pub fn revoke_family(conn: &mut DbConnection, family_id: &str, now: i64) -> Result<(), StoreError> {
-    grants::revoke(conn, family_id, now)?;
-    refresh_tokens::revoke_family(conn, family_id, now)?;
-    Ok(())
-}
-
 /// Keeps at most `max_refresh_tokens_per_client` live sign-ins per user and client,
 /// revoking the least recently used beyond it.
 pub fn enforce_cap(
@@ -189,14 +180,11 @@ pub fn enforce_cap(
     let cap = usize::try_from(ctx.settings.max_refresh_tokens_per_client).unwrap_or(usize::MAX);
     let active = refresh_tokens::active_for_user(conn, user_id, Some(client_id), now)?;
     for row in active.iter().skip(cap) {
-        revoke_family(conn, &row.family_id, now)?;
-        audit::record(
-            conn,
-            "refresh_token.capped",
-            Some(user_id),
-            Some(client_id),
-            json!({ "grant_id": row.family_id }),
-        )?;
+        let owner = Owner {
+            user_id: Some(user_id),
+            client_id: Some(client_id),
+        };
+        revocation::grant(conn, &row.family_id, Cause::Capped, owner, now)?;
     }
     Ok(())
 }

@@ -23,7 +23,6 @@ use chrono::{DateTime, Utc};
 use oxide_auth::code_grant::refresh::{self as machine, Input, Output, Refresh};
 use oxide_auth::primitives::grant::{Extensions, Grant};
 use oxide_auth::primitives::issuer::{RefreshedToken, TokenType};
-use serde_json::json;
 
 use super::mint::{self, Authorized};
 use super::{TokenContext, TokenResponse};
@@ -31,9 +30,10 @@ use crate::crypto::token;
 use crate::oauth::client_auth::{self, Presented};
 use crate::oauth::params::Params;
 use crate::oauth::OAuthError;
+use crate::revocation::{self, Cause, Owner};
 use crate::store::clients::ClientRow;
 use crate::store::refresh_tokens::{self, RefreshTokenRow, Use};
-use crate::store::{audit, Db, DbConnection};
+use crate::store::{Db, DbConnection};
 
 /// A token request for this grant, parsed by the handler.
 pub struct RefreshRequest<'a> {
@@ -377,14 +377,11 @@ fn reused(
             }
         }
     }
-    mint::revoke_family(conn, &row.family_id, now)?;
-    audit::record(
-        conn,
-        "refresh_token.reused",
-        Some(&row.user_id),
-        Some(&row.client_id),
-        json!({ "grant_id": row.family_id }),
-    )?;
+    let owner = Owner {
+        user_id: Some(&row.user_id),
+        client_id: Some(&row.client_id),
+    };
+    revocation::grant(conn, &row.family_id, Cause::RefreshReused, owner, now)?;
     tracing::warn!(client_id = %row.client_id, "a rotated refresh token was used again: its family is revoked");
     Ok(Rotation::Reused)
 }

@@ -24,6 +24,14 @@ pub const API_SECRET: &str = "api-secret-0123456789abcdef0123456789";
 pub const FIRST: &str = "first-party";
 pub const FIRST_CALLBACK: &str = "https://first.test/cb";
 
+/// The payload of a JWT, unverified (what the test issued, read back).
+pub fn claims(jwt: &str) -> serde_json::Value {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    let payload = jwt.split('.').nth(1).expect("a JWT has a payload");
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+}
+
 /// Alice, and the three clients above.
 pub fn with_apps(c: &mut portcullis::Config) {
     c.users = vec![UserConfig {
