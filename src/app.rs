@@ -12,10 +12,11 @@ use tracing_actix_web::TracingLogger;
 
 use crate::clock;
 use crate::config::{validate_issuer, Config};
-use crate::crypto::keys::{self, KeyError, KeyPolicy};
 use crate::crypto::password::PasswordHasher;
-use crate::crypto::{token, KeyRing, MasterKey};
+use crate::crypto::{token, MasterKey};
 use crate::http::{self, request_log, AppState};
+use crate::keys::KeyRing;
+use crate::keys::{self, KeyError, KeyPolicy};
 use crate::oauth::client::{self, MANAGED_BY_CONFIG};
 use crate::oauth::registry::Registry;
 use crate::oidc::discovery::ProviderMetadata;

@@ -13,6 +13,7 @@ pub mod error;
 pub mod federation;
 pub mod files;
 pub mod http;
+pub mod keys;
 pub mod oauth;
 pub mod oidc;
 pub mod people;

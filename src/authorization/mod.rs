@@ -7,7 +7,8 @@
 
 use subtle::ConstantTimeEq;
 
-use crate::crypto::{token, KeySet};
+use crate::crypto::token;
+use crate::keys::KeySet;
 use crate::oauth::authorize::{self, AuthorizationRequest, ClientRedirect, Refusal, ResponseMode};
 use crate::oauth::params::{has_control, Params};
 use crate::oidc::assurance::{self, Policy, Requirement, StepUp};

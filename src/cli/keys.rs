@@ -5,8 +5,9 @@ use clap::Subcommand;
 use crate::app::Core;
 use crate::clock;
 use crate::config::Config;
-use crate::crypto::keys::{self, KeyError};
-use crate::crypto::{Alg, KeyRing};
+use crate::crypto::Alg;
+use crate::keys::KeyRing;
+use crate::keys::{self, KeyError};
 use crate::store::signing_keys;
 
 use super::Failure;

@@ -89,21 +89,11 @@ impl Signer {
         }
     }
 
-    /// Verifies `signature` over `message` with this key's public half.
-    pub fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
+    /// This key's public half, for verification.
+    pub fn public_key(&self) -> PublicKey {
         match self {
-            Signer::Rsa(k) => signature::UnparsedPublicKey::new(
-                &signature::RSA_PKCS1_2048_8192_SHA256,
-                k.public().as_ref(),
-            )
-            .verify(message, signature)
-            .is_ok(),
-            Signer::Ec(k) => signature::UnparsedPublicKey::new(
-                &signature::ECDSA_P256_SHA256_FIXED,
-                k.public_key().as_ref(),
-            )
-            .verify(message, signature)
-            .is_ok(),
+            Signer::Rsa(k) => PublicKey::Rsa(k.public().into()),
+            Signer::Ec(k) => PublicKey::Ec(k.public_key().as_ref().to_vec()),
         }
     }
 
@@ -122,6 +112,65 @@ impl Signer {
                 .expect("ECDSA signing with a valid key cannot fail")
                 .as_ref()
                 .to_vec(),
+        }
+    }
+}
+
+/// A public key that verifies one algorithm: ours (from a [`Signer`]) or anyone's (from
+/// a JWK). Verification needs nothing else, so a resource server shares this code
+/// without holding a private key.
+#[derive(Debug, Clone)]
+pub enum PublicKey {
+    /// RS256: modulus and exponent; ring checks 2048 to 8192 bits.
+    Rsa(RsaPublicKeyComponents<Vec<u8>>),
+    /// ES256: the uncompressed P-256 point.
+    Ec(Vec<u8>),
+}
+
+impl PublicKey {
+    /// The key of a JWK (RFC 7517 §4, RFC 7518 §6): RSA, or EC on P-256 (ES256).
+    pub fn from_jwk(jwk: &PublicJwk) -> Result<Self, String> {
+        use base64::Engine;
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let bytes = |name: &str, value: &str| {
+            b64.decode(value)
+                .map_err(|_| format!("the JWK's {name} is not base64url"))
+        };
+        match jwk {
+            PublicJwk::Rsa { n, e } => Ok(PublicKey::Rsa(RsaPublicKeyComponents {
+                n: bytes("n", n)?,
+                e: bytes("e", e)?,
+            })),
+            PublicJwk::Ec { crv, x, y } if crv == "P-256" => {
+                let (x, y) = (bytes("x", x)?, bytes("y", y)?);
+                if x.len() != 32 || y.len() != 32 {
+                    return Err("a P-256 coordinate is 32 bytes".into());
+                }
+                Ok(PublicKey::Ec([&[0x04][..], &x, &y].concat()))
+            }
+            PublicJwk::Ec { crv, .. } => Err(format!("unsupported curve {crv:?}")),
+        }
+    }
+
+    /// The one algorithm this key verifies.
+    pub fn alg(&self) -> Alg {
+        match self {
+            PublicKey::Rsa(_) => Alg::RS256,
+            PublicKey::Ec(_) => Alg::ES256,
+        }
+    }
+
+    /// Verifies `signature` over `message`.
+    pub fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
+        match self {
+            PublicKey::Rsa(parts) => parts
+                .verify(&signature::RSA_PKCS1_2048_8192_SHA256, message, signature)
+                .is_ok(),
+            PublicKey::Ec(point) => {
+                signature::UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, point)
+                    .verify(message, signature)
+                    .is_ok()
+            }
         }
     }
 }
@@ -159,20 +208,23 @@ struct ReceivedHeader {
     crit: Option<serde_json::Value>,
 }
 
-/// A JWS whose signature verified against one of our keys.
+/// A JWS whose signature verified.
 #[derive(Debug)]
 pub struct Verified {
-    /// The key that verified it.
+    /// The `kid` of the key that verified it.
     pub kid: String,
     pub typ: Option<String>,
     pub payload: Vec<u8>,
 }
 
-/// Verifies a compact JWS signed by one of our keys still published at `now` (checklist
-/// §3.9): the key is found by `kid` (an opaque lookup) and the algorithm is the key's
-/// own — the header must agree, so `none`, HMAC and algorithm confusion never verify.
-/// `crit` is refused (RFC 7515 §4.1.11: we understand no extensions).
-pub fn verify(token: &str, keys: &super::KeySet, now: i64) -> Option<Verified> {
+/// Verifies a compact JWS with the key `key_for` finds by its `kid` (an opaque lookup;
+/// checklist §3.9). The algorithm is the key's own — the header must agree, so `none`,
+/// HMAC and algorithm confusion never verify, and a key in the header (`jwk`, `x5c`) is
+/// never looked at. `crit` is refused (RFC 7515 §4.1.11: we understand no extensions).
+pub fn verify<'k>(
+    token: &str,
+    key_for: impl FnOnce(&str) -> Option<&'k PublicKey>,
+) -> Option<Verified> {
     use base64::Engine;
     let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
     let mut parts = token.split('.');
@@ -184,17 +236,18 @@ pub fn verify(token: &str, keys: &super::KeySet, now: i64) -> Option<Verified> {
     if parsed.crit.is_some() {
         return None;
     }
-    let key = keys.verifying_key(parsed.kid.as_deref()?, now)?;
-    if key.alg.as_str() != parsed.alg {
+    let kid = parsed.kid?;
+    let key = key_for(&kid)?;
+    if key.alg().as_str() != parsed.alg {
         return None;
     }
     let signature = b64.decode(sig).ok()?;
     let signed = &token[..header.len() + 1 + payload.len()];
-    if !key.signer.verify(signed.as_bytes(), &signature) {
+    if !key.verify(signed.as_bytes(), &signature) {
         return None;
     }
     Some(Verified {
-        kid: key.kid.clone(),
+        kid,
         typ: parsed.typ,
         payload: b64.decode(payload).ok()?,
     })

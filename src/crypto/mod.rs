@@ -4,11 +4,10 @@
 
 pub mod jwk;
 pub mod jws;
-pub mod keys;
+pub mod keygen;
 pub mod master_key;
 pub mod password;
 pub mod token;
 
 pub use jws::Alg;
-pub use keys::{KeyRing, KeySet};
 pub use master_key::MasterKey;

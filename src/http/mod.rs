@@ -7,7 +7,8 @@ use actix_web::web;
 
 use crate::config::SignInConfig;
 use crate::crypto::password::PasswordHasher;
-use crate::crypto::{KeyRing, MasterKey};
+use crate::crypto::MasterKey;
+use crate::keys::KeyRing;
 use crate::oauth::issuer::TokenSettings;
 use crate::store::Db;
 

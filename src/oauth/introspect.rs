@@ -9,7 +9,8 @@ use serde::Serialize;
 
 use super::client;
 use super::issuer::{self, TokenSettings};
-use crate::crypto::{token, KeySet};
+use crate::crypto::token;
+use crate::keys::KeySet;
 use crate::store::clients::{self, ClientRow};
 use crate::store::{grants, refresh_tokens, revoked_access_tokens, DbConnection, StoreError};
 

@@ -5,7 +5,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
-use crate::crypto::{jws, Alg, KeySet};
+use crate::crypto::{jws, Alg};
+use crate::keys::KeySet;
 
 /// What every token issued by this server shares, from the configuration.
 #[derive(Debug, Clone)]
@@ -129,7 +130,7 @@ fn verify_with_kid(
     settings: &TokenSettings,
     now: i64,
 ) -> Option<(AccessTokenClaims, String)> {
-    let verified = jws::verify(token, keys, now)?;
+    let verified = keys.verify(token, now)?;
     let typ = verified.typ.as_deref()?.to_ascii_lowercase();
     if typ != "at+jwt" && typ != "application/at+jwt" {
         return None;

@@ -5,7 +5,8 @@
 
 use super::issuer::{self, TokenSettings};
 use super::OAuthError;
-use crate::crypto::{token, KeySet};
+use crate::crypto::token;
+use crate::keys::KeySet;
 use crate::revocation::{self, Cause, Owner};
 use crate::store::clients::ClientRow;
 use crate::store::{refresh_tokens, DbConnection};

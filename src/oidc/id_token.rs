@@ -3,7 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::crypto::{jws, token, Alg, KeySet};
+use crate::crypto::{jws, token, Alg};
+use crate::keys::KeySet;
 use crate::oauth::grants::mint::Authorized;
 use crate::oauth::issuer::{NoSigningKey, TokenSettings};
 use crate::oauth::OAuthError;
@@ -90,7 +91,7 @@ pub fn sign(
 /// The claims of an ID token we issued, signed by a key still published at `now`;
 /// expiry is not checked (RP-Initiated Logout 1.0 §2 accepts an expired `id_token_hint`).
 pub fn verify_hint(token: &str, keys: &KeySet, issuer: &str, now: i64) -> Option<IdTokenClaims> {
-    let verified = jws::verify(token, keys, now)?;
+    let verified = keys.verify(token, now)?;
     if verified
         .typ
         .as_deref()

@@ -3,7 +3,7 @@
 //! that cannot be tied to the browser's session is confirmed by the person first (§2:
 //! "the OP SHOULD ask the End-User whether to log out").
 
-use crate::crypto::KeySet;
+use crate::keys::KeySet;
 use crate::oauth::params::{has_control, Params};
 use crate::oauth::redirect;
 use crate::oidc::id_token;

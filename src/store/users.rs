@@ -135,12 +135,10 @@ pub fn set_disabled(
     disabled: bool,
     now: i64,
 ) -> Result<bool, StoreError> {
-    Ok(diesel::update(
-        users::table
-            .find(id)
-            .filter(users::disabled.ne(disabled)),
+    Ok(
+        diesel::update(users::table.find(id).filter(users::disabled.ne(disabled)))
+            .set((users::disabled.eq(disabled), users::updated_at.eq(now)))
+            .execute(conn)?
+            > 0,
     )
-    .set((users::disabled.eq(disabled), users::updated_at.eq(now)))
-    .execute(conn)?
-        > 0)
 }

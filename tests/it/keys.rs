@@ -221,7 +221,7 @@ async fn a_scheduled_rotation_happens_once_per_period() {
     let rotate_if_due = |rotate_after: i64| {
         core.db
             .run_blocking(|conn| {
-                portcullis::crypto::keys::rotate_if_due(
+                portcullis::keys::rotate_if_due(
                     conn,
                     &core.master,
                     &policy,

@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use super::issuer::TokenSettings;
 use super::registry::Registry;
-use crate::crypto::{KeySet, MasterKey};
+use crate::crypto::MasterKey;
+use crate::keys::KeySet;
 use crate::people::sessions::Client;
 
 pub mod authorization_code;
