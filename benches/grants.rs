@@ -17,7 +17,7 @@ use portcullis::oauth::issuer::TokenSettings;
 use portcullis::oauth::params::Params;
 use portcullis::people::sessions::Client;
 use portcullis::store::grants::{self, GrantRow};
-use portcullis::store::{clients, refresh_tokens, users};
+use portcullis::store::{refresh_tokens, users};
 use portcullis::Core;
 
 const SECRET: &str = "bench-client-secret-0123456789abcdef";
@@ -25,7 +25,7 @@ const SECRET: &str = "bench-client-secret-0123456789abcdef";
 struct Bench {
     core: Core,
     ctx: TokenContext,
-    client: portcullis::store::clients::ClientRow,
+    client: Arc<portcullis::oauth::client::Client>,
     user_id: String,
     _dir: tempfile::TempDir,
 }
@@ -62,7 +62,7 @@ fn setup() -> Bench {
     let (client, user_id) = core
         .db
         .run_blocking(|conn| {
-            let client = clients::get(conn, "web")?.unwrap();
+            let client = portcullis::oauth::client::get(conn, "web")?.unwrap();
             let user = users::by_username(conn, "alice")?.unwrap();
             Ok::<_, portcullis::store::StoreError>((client, user.id))
         })

@@ -516,8 +516,9 @@ fn refresh_clients(
     registry: &Registry,
 ) -> Result<(), StoreError> {
     let (generation, rows) = core.db.run_blocking(store::clients::snapshot)?;
-    origins.replace(client::allowed_origins(&rows));
-    registry.replace(generation, &rows);
+    let parsed = client::parse_all(rows);
+    origins.replace(client::allowed_origins(&parsed));
+    registry.replace(generation, parsed);
     Ok(())
 }
 

@@ -32,7 +32,7 @@ pub fn consent_view(
     }
     Ok(Ok(ConsentView {
         request_id: row.id,
-        client_name: client.client_name,
+        client_name: client.client_name.clone(),
         scopes: request.scope,
         redirect_uri: request.redirect_uri,
     }))

@@ -5,11 +5,14 @@
 //! Every function runs on one pooled connection on the blocking pool; handlers map the
 //! [`Outcome`] to a page or a redirect.
 
+use std::sync::Arc;
+
 use subtle::ConstantTimeEq;
 
 use crate::crypto::token;
 use crate::keys::KeySet;
 use crate::oauth::authorize::{self, AuthorizationRequest, ClientRedirect, Refusal, ResponseMode};
+use crate::oauth::client::{self as clients, Client};
 use crate::oauth::params::{has_control, Params};
 use crate::oidc::assurance::{self, Policy, Requirement, StepUp};
 use crate::oidc::id_token;
@@ -17,7 +20,6 @@ use crate::people::mfa::totp;
 use crate::people::sessions::{self, Session};
 use crate::store::authorization_codes::{self as codes, CodeRow};
 use crate::store::authorization_requests::{self as pending, AuthorizationRequestRow};
-use crate::store::clients::{self, ClientRow};
 use crate::store::grants::{self, GrantRow};
 use crate::store::login_throttle::{self, Limit};
 use crate::store::{self, consents, DbConnection, StoreError};
@@ -146,7 +148,7 @@ pub fn begin(
         }
         _ => None,
     };
-    let request = match authorize::validate(params, client.as_ref()) {
+    let request = match authorize::validate(params, client.as_deref()) {
         Ok(r) => r,
         Err(refusal) => return Ok(refusal.into()),
     };
@@ -224,7 +226,7 @@ pub(crate) fn load(
     request_id: &str,
     browser: &Browser,
     now: i64,
-) -> Result<Option<(AuthorizationRequestRow, AuthorizationRequest, ClientRow)>, StoreError> {
+) -> Result<Option<(AuthorizationRequestRow, AuthorizationRequest, Arc<Client>)>, StoreError> {
     let Some(row) = pending::get_live(conn, request_id, now)? else {
         return Ok(None);
     };
@@ -260,7 +262,7 @@ struct Person<'a> {
 
 fn decide(
     request: &AuthorizationRequest,
-    client: &ClientRow,
+    client: &Client,
     person: Person<'_>,
     pending: Option<&AuthorizationRequestRow>,
     now: i64,
@@ -331,7 +333,7 @@ fn decide(
 fn proceed(
     conn: &mut DbConnection,
     request: AuthorizationRequest,
-    client: &ClientRow,
+    client: &Client,
     session: Option<Session>,
     pending: Pending<'_>,
     browser: &Browser,
@@ -511,7 +513,7 @@ pub fn waiting(
 ) -> Result<Option<Waiting>, StoreError> {
     Ok(
         load(conn, request_id, browser, now)?.map(|(_, request, client)| Waiting {
-            client_name: client.client_name,
+            client_name: client.client_name.clone(),
             login_hint: request.oidc.login_hint,
             redirect_uri: request.redirect_uri,
         }),

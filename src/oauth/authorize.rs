@@ -18,8 +18,8 @@ use serde::{Deserialize, Serialize};
 
 use super::params::{has_control, Params};
 use super::{pkce, redirect};
+use crate::oauth::client::Client;
 use crate::oidc::request::{self as oidc, OidcParams};
-use crate::store::clients::ClientRow;
 
 /// Checklist §3 limits.
 const MAX_STATE: usize = 2048;
@@ -91,7 +91,7 @@ impl AuthorizationRequest {
 
 /// The client and redirect URI of a request, checked before anything may be redirected.
 /// `client` is the row for `client_id`, when there is one.
-pub fn bind(params: &Params, client: Option<&ClientRow>) -> Result<ClientRedirect, Refusal> {
+pub fn bind(params: &Params, client: Option<&Client>) -> Result<ClientRedirect, Refusal> {
     for name in ["client_id", "redirect_uri"] {
         if params.is_duplicate(name) {
             // RFC 6749 §3.1: parameters MUST NOT be included more than once.
@@ -110,8 +110,7 @@ pub fn bind(params: &Params, client: Option<&ClientRow>) -> Result<ClientRedirec
     let requested = params.get("redirect_uri").ok_or(Refusal::Page(
         "The request does not say where to return; the application must send redirect_uri.",
     ))?;
-    let registered: Vec<String> = serde_json::from_str(&client.redirect_uris).unwrap_or_default();
-    if !redirect::is_registered(&registered, requested) {
+    if !redirect::is_registered(&client.redirect_uris, requested) {
         return Err(Refusal::Page(
             "The return address in this request is not registered for the application, so you were not sent back to it.",
         ));
@@ -132,10 +131,7 @@ pub fn bind(params: &Params, client: Option<&ClientRow>) -> Result<ClientRedirec
 }
 
 /// Validates a whole request for `client` (see [`bind`] for the first part).
-pub fn validate(
-    params: &Params,
-    client: Option<&ClientRow>,
-) -> Result<AuthorizationRequest, Refusal> {
+pub fn validate(params: &Params, client: Option<&Client>) -> Result<AuthorizationRequest, Refusal> {
     let to = bind(params, client)?;
     let client = client.expect("bind checked the client");
     if let Some(description) = params.duplicate_description() {
@@ -202,7 +198,7 @@ impl machine::Request for Incoming<'_> {
 
 fn run_machine(
     params: &Params,
-    client: &ClientRow,
+    client: &Client,
     to: &ClientRedirect,
 ) -> Result<AuthorizationRequest, Refusal> {
     let incoming = Incoming(params);
@@ -295,13 +291,13 @@ fn run_machine(
 /// RFC 6749 §3.3: the requested scopes, each one the client may ask for. `openid`
 /// marks an OpenID Connect request; `offline_access` is dropped for clients that cannot
 /// use refresh tokens (OpenID Connect Core §11).
-fn negotiate(requested: Option<&str>, client: &ClientRow) -> Result<Vec<String>, String> {
+fn negotiate(requested: Option<&str>, client: &Client) -> Result<Vec<String>, String> {
     let requested = requested.ok_or("scope is required")?;
     if requested.len() > MAX_SCOPE {
         return Err("scope is too long".into());
     }
-    let allowed: Vec<String> = serde_json::from_str(&client.scopes).unwrap_or_default();
-    let refreshable = super::client::allows(client, super::client::GrantType::RefreshToken);
+    let allowed = &client.scopes;
+    let refreshable = client.allows(super::client::GrantType::RefreshToken);
     let mut scope: Vec<String> = Vec::new();
     for token in requested.split(' ').filter(|s| !s.is_empty()) {
         if !super::scope::is_scope_token(token) {

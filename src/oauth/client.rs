@@ -2,13 +2,15 @@
 //! registered (configuration or CLI), stored in `clients`.
 
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
 use super::scope;
 use crate::config::ClientConfig;
 use crate::crypto::{Alg, MasterKey};
-use crate::store::clients::ClientRow;
+use crate::store::clients::{self, ClientRow};
+use crate::store::{DbConnection, StoreError};
 
 /// RFC 7591 §2 grant type names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -248,25 +250,143 @@ impl Introspection {
     }
 
     /// Reads the stored column; anything unknown is the narrower `own`.
-    pub fn of(row: &ClientRow) -> Self {
-        match row.introspection.as_str() {
+    fn of(stored: &str) -> Self {
+        match stored {
             "any" => Introspection::Any,
             _ => Introspection::Own,
         }
     }
 }
 
-/// True when the client is registered for `grant`.
-pub fn allows(row: &ClientRow, grant: GrantType) -> bool {
-    serde_json::from_str::<Vec<GrantType>>(&row.grant_types).is_ok_and(|g| g.contains(&grant))
+/// A registered client as every request uses it: parsed once from its row (lists and
+/// algorithms typed), held by `oauth::registry` and shared, never re-read per request.
+#[derive(Clone)]
+pub struct Client {
+    pub id: String,
+    pub client_name: String,
+    /// HMAC-SHA256 of the secret under the instance key; `None` for public clients.
+    pub secret_hash: Option<Vec<u8>>,
+    pub public: bool,
+    pub token_endpoint_auth_method: AuthMethod,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub allowed_origins: Vec<String>,
+    pub grant_types: Vec<GrantType>,
+    pub scopes: Vec<String>,
+    pub skip_consent: bool,
+    pub require_pkce: bool,
+    pub id_token_signed_response_alg: Alg,
+    pub access_token_signed_response_alg: Alg,
+    pub access_token_ttl: Option<i64>,
+    pub refresh_token_idle_ttl: Option<i64>,
+    pub refresh_token_absolute_ttl: Option<i64>,
+    pub managed_by: String,
+    pub introspection: Introspection,
+    /// `acr` values asked for when a request names none.
+    pub default_acr_values: Vec<String>,
+    /// The first of `default_acr_values` is a minimum: a lower level is refused.
+    pub require_acr: bool,
+    /// Offer enrolment of a second factor inside the flow (`None`: the server's setting).
+    pub enroll_on_step_up: Option<bool>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("id", &self.id)
+            .field("public", &self.public)
+            .field("managed_by", &self.managed_by)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// Parses a stored row; a row this server could not have written is `Corrupt`.
+    pub fn from_row(row: ClientRow) -> Result<Client, StoreError> {
+        let corrupt = |what: &str, e: &dyn std::fmt::Display| {
+            StoreError::Corrupt(format!("client {}: {what}: {e}", row.id))
+        };
+        let list = |what: &str, json: &str| -> Result<Vec<String>, StoreError> {
+            serde_json::from_str(json).map_err(|e| corrupt(what, &e))
+        };
+        let alg = |what: &str, name: &str| -> Result<Alg, StoreError> {
+            name.parse().map_err(|e: String| corrupt(what, &e))
+        };
+        Ok(Client {
+            token_endpoint_auth_method: AuthMethod::parse(&row.token_endpoint_auth_method)
+                .ok_or_else(|| {
+                    corrupt(
+                        "token_endpoint_auth_method",
+                        &row.token_endpoint_auth_method,
+                    )
+                })?,
+            redirect_uris: list("redirect_uris", &row.redirect_uris)?,
+            post_logout_redirect_uris: list(
+                "post_logout_redirect_uris",
+                &row.post_logout_redirect_uris,
+            )?,
+            allowed_origins: list("allowed_origins", &row.allowed_origins)?,
+            grant_types: serde_json::from_str(&row.grant_types)
+                .map_err(|e| corrupt("grant_types", &e))?,
+            scopes: list("scopes", &row.scopes)?,
+            id_token_signed_response_alg: alg(
+                "id_token_signed_response_alg",
+                &row.id_token_signed_response_alg,
+            )?,
+            access_token_signed_response_alg: alg(
+                "access_token_signed_response_alg",
+                &row.access_token_signed_response_alg,
+            )?,
+            introspection: Introspection::of(&row.introspection),
+            default_acr_values: list("default_acr_values", &row.default_acr_values)?,
+            id: row.id,
+            client_name: row.client_name,
+            secret_hash: row.secret_hash,
+            public: row.public,
+            skip_consent: row.skip_consent,
+            require_pkce: row.require_pkce,
+            access_token_ttl: row.access_token_ttl,
+            refresh_token_idle_ttl: row.refresh_token_idle_ttl,
+            refresh_token_absolute_ttl: row.refresh_token_absolute_ttl,
+            managed_by: row.managed_by,
+            require_acr: row.require_acr,
+            enroll_on_step_up: row.enroll_on_step_up,
+        })
+    }
+
+    /// True when the client is registered for `grant`.
+    pub fn allows(&self, grant: GrantType) -> bool {
+        self.grant_types.contains(&grant)
+    }
+}
+
+/// The client `id` from the database, parsed.
+pub fn get(conn: &mut DbConnection, id: &str) -> Result<Option<Arc<Client>>, StoreError> {
+    Ok(clients::get(conn, id)?
+        .map(Client::from_row)
+        .transpose()?
+        .map(Arc::new))
+}
+
+/// Parses every row; a row that cannot be parsed is left out (and logged), so one damaged
+/// client never takes the others with it — asked for, it is looked up and refused alone.
+pub fn parse_all(rows: Vec<ClientRow>) -> Vec<Client> {
+    rows.into_iter()
+        .filter_map(|row| {
+            Client::from_row(row)
+                .inspect_err(|e| tracing::error!(error = %e, "a stored client cannot be read"))
+                .ok()
+        })
+        .collect()
 }
 
 /// Every origin any client registered, for CORS.
-pub fn allowed_origins(rows: &[ClientRow]) -> std::collections::HashSet<String> {
-    rows.iter()
-        .flat_map(|row| {
-            serde_json::from_str::<Vec<String>>(&row.allowed_origins).unwrap_or_default()
-        })
+pub fn allowed_origins<'a>(
+    clients: impl IntoIterator<Item = &'a Client>,
+) -> std::collections::HashSet<String> {
+    clients
+        .into_iter()
+        .flat_map(|c| c.allowed_origins.iter().cloned())
         .collect()
 }
 

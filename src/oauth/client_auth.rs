@@ -12,7 +12,7 @@ use super::params::Params;
 use super::registry::Registry;
 use super::OAuthError;
 use crate::crypto::MasterKey;
-use crate::store::clients::{self, ClientRow};
+use crate::oauth::client::{self as clients, AuthMethod, Client};
 use crate::store::{Db, DbConnection, StoreError};
 
 /// The credentials a request carries, before they are checked.
@@ -133,7 +133,7 @@ pub fn authenticate(
     registry: &Registry,
     master: &MasterKey,
     presented: &Presented,
-) -> Result<ClientRow, AuthError> {
+) -> Result<Arc<Client>, AuthError> {
     if let Some(cached) = registry.get_on(conn, presented.client_id())? {
         if let Ok(client) = check(master, Some(cached), presented) {
             return Ok(client);
@@ -151,7 +151,7 @@ pub async fn authenticate_first(
     registry: &Registry,
     master: &Arc<MasterKey>,
     presented: &Presented,
-) -> Result<ClientRow, OAuthError> {
+) -> Result<Arc<Client>, OAuthError> {
     if let Some(cached) = registry.get_current(db, presented.client_id()).await {
         if let Ok(client) = check(master, Some(cached), presented) {
             return Ok(client);
@@ -165,25 +165,25 @@ pub async fn authenticate_first(
 /// Checks the credentials against `client` (the row for the presented id, if any).
 pub fn check(
     master: &MasterKey,
-    client: Option<ClientRow>,
+    client: Option<Arc<Client>>,
     presented: &Presented,
-) -> Result<ClientRow, OAuthError> {
+) -> Result<Arc<Client>, OAuthError> {
     // The same work whether the client exists or not (checklist §3.2 timing).
     let stored = client
         .as_ref()
-        .and_then(|c| c.secret_hash.clone())
-        .unwrap_or_else(|| vec![0; 32]);
+        .and_then(|c| c.secret_hash.as_deref())
+        .unwrap_or(&[0; 32]);
     let secret_ok = presented
         .secret()
-        .is_some_and(|s| master.verify_client_secret(s, &stored));
+        .is_some_and(|s| master.verify_client_secret(s, stored));
     let Some(client) = client else {
         return Err(presented.refused());
     };
     let method_ok = matches!(
-        (client.token_endpoint_auth_method.as_str(), presented),
-        ("client_secret_basic", Presented::Basic { .. })
-            | ("client_secret_post", Presented::Post { .. })
-            | ("none", Presented::Public { .. })
+        (client.token_endpoint_auth_method, presented),
+        (AuthMethod::ClientSecretBasic, Presented::Basic { .. })
+            | (AuthMethod::ClientSecretPost, Presented::Post { .. })
+            | (AuthMethod::None, Presented::Public { .. })
     );
     let credentials_ok = match presented {
         Presented::Public { .. } => client.public,

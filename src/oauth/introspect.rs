@@ -11,7 +11,7 @@ use super::client;
 use super::issuer::{self, TokenSettings};
 use crate::crypto::token;
 use crate::keys::KeySet;
-use crate::store::clients::{self, ClientRow};
+use crate::oauth::client::{self as clients, Client};
 use crate::store::{grants, refresh_tokens, revoked_access_tokens, DbConnection, StoreError};
 
 /// What checking an access token's signature needs.
@@ -68,7 +68,7 @@ impl Introspection {
 pub fn introspect(
     conn: &mut DbConnection,
     verifier: &Verifier<'_>,
-    caller: &ClientRow,
+    caller: &Client,
     token: &str,
     now: i64,
 ) -> Result<Introspection, StoreError> {
@@ -78,9 +78,7 @@ pub fn introspect(
         .verify(token, verifier.keys, settings, now)
     {
         // §4: another client's token is described only to a resource server.
-        if claims.client_id != caller.id
-            && client::Introspection::of(caller) != client::Introspection::Any
-        {
+        if claims.client_id != caller.id && caller.introspection != client::Introspection::Any {
             return Ok(Introspection::inactive());
         }
         let username = match &claims.grant_id {

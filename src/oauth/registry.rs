@@ -19,7 +19,8 @@ use std::sync::{Arc, RwLock};
 
 use tokio::sync::watch;
 
-use crate::store::clients::{self, ClientRow};
+use super::client::Client;
+use crate::store::clients;
 use crate::store::{Db, DbConnection, StoreError};
 
 #[derive(Clone)]
@@ -39,7 +40,7 @@ struct Inner {
 struct Loaded {
     /// `None` until loaded: nothing is trusted before.
     generation: Option<i64>,
-    clients: HashMap<String, ClientRow>,
+    clients: HashMap<String, Arc<Client>>,
 }
 
 #[derive(Clone, Copy, Default)]
@@ -60,14 +61,17 @@ impl Default for Registry {
 }
 
 impl Registry {
-    /// Replaces the clients with `rows`, loaded after reading `generation` (see
+    /// Replaces the clients with `parsed`, loaded after reading `generation` (see
     /// [`clients::snapshot`]). An older snapshot never replaces a newer one.
-    pub fn replace(&self, generation: i64, rows: &[ClientRow]) {
+    pub fn replace(&self, generation: i64, parsed: Vec<Client>) {
         let mut loaded = self.0.loaded.write().unwrap_or_else(|e| e.into_inner());
         if loaded.generation.is_some_and(|g| g > generation) {
             return;
         }
-        let clients = rows.iter().map(|r| (r.id.clone(), r.clone())).collect();
+        let clients = parsed
+            .into_iter()
+            .map(|c| (c.id.clone(), Arc::new(c)))
+            .collect();
         *loaded = Arc::new(Loaded {
             generation: Some(generation),
             clients,
@@ -88,7 +92,7 @@ impl Registry {
         &self,
         conn: &mut DbConnection,
         id: &str,
-    ) -> Result<Option<ClientRow>, StoreError> {
+    ) -> Result<Option<Arc<Client>>, StoreError> {
         self.catch_up(conn)?;
         Ok(self.loaded().clients.get(id).cloned())
     }
@@ -96,7 +100,7 @@ impl Registry {
     /// The client `id`, if a read of the generation that began after this call found the
     /// registry current. `None`: unknown here, or the database could not say — ask the
     /// database.
-    pub async fn get_current(&self, db: &Db, id: &str) -> Option<ClientRow> {
+    pub async fn get_current(&self, db: &Db, id: &str) -> Option<Arc<Client>> {
         let ticket = self.0.asked.fetch_add(1, SeqCst) + 1;
         let mut answers = self.0.answers.subscribe();
         self.start_reading(db);
@@ -150,7 +154,7 @@ impl Registry {
         let stored = clients::generation(conn)?;
         if self.loaded().generation != Some(stored) {
             let (generation, rows) = clients::snapshot(conn)?;
-            self.replace(generation, &rows);
+            self.replace(generation, super::client::parse_all(rows));
         }
         Ok(())
     }

@@ -7,8 +7,8 @@ use super::issuer::{self, TokenSettings};
 use super::OAuthError;
 use crate::crypto::token;
 use crate::keys::KeySet;
+use crate::oauth::client::Client;
 use crate::revocation::{self, Cause, Owner};
-use crate::store::clients::ClientRow;
 use crate::store::{refresh_tokens, DbConnection};
 
 #[tracing::instrument(skip_all, fields(client_id = %caller.id))]
@@ -16,7 +16,7 @@ pub fn revoke(
     conn: &mut DbConnection,
     keys: &KeySet,
     settings: &TokenSettings,
-    caller: &ClientRow,
+    caller: &Client,
     token: &str,
     hint: Option<&str>,
     now: i64,

@@ -13,9 +13,9 @@
 //!   `require_acr` the first of them is a minimum for every request.
 
 use crate::config::MfaConfig;
+use crate::oauth::client::Client;
 use crate::oidc::acr::{Level, Names};
 use crate::oidc::request::OidcParams;
-use crate::store::clients::ClientRow;
 
 /// The server's side of the policy, from `[mfa]`.
 #[derive(Debug, Clone)]
@@ -75,7 +75,7 @@ pub enum Requirement {
 impl Requirement {
     /// `names`: the server's names for its levels, which the request and the client's
     /// `default_acr_values` use.
-    pub fn of(oidc: &OidcParams, client: &ClientRow, names: &Names) -> Requirement {
+    pub fn of(oidc: &OidcParams, client: &Client, names: &Names) -> Requirement {
         let asked = match oidc.claims.as_ref().and_then(|c| c.acr(names)) {
             Some(claim) if claim.essential => match claim.levels.iter().min() {
                 Some(level) => Some(Requirement::Minimum(*level)),
@@ -90,8 +90,8 @@ impl Requirement {
                 .first()
                 .map(|l| Requirement::Wish(*l))
         });
-        let defaults: Vec<Level> = serde_json::from_str::<Vec<String>>(&client.default_acr_values)
-            .unwrap_or_default()
+        let defaults: Vec<Level> = client
+            .default_acr_values
             .iter()
             .filter_map(|v| names.parse(v))
             .collect();
@@ -159,30 +159,29 @@ mod tests {
     use super::*;
     use crate::oidc::acr::{MFA, PAPE_MULTI_FACTOR, PWD};
 
-    fn client(defaults: &[&str], require: bool) -> ClientRow {
-        ClientRow {
+    fn client(defaults: &[&str], require: bool) -> Client {
+        use crate::oauth::client::{AuthMethod, Introspection};
+        Client {
             id: "c".into(),
             client_name: "c".into(),
             secret_hash: None,
             public: true,
-            token_endpoint_auth_method: "none".into(),
-            redirect_uris: "[]".into(),
-            post_logout_redirect_uris: "[]".into(),
-            allowed_origins: "[]".into(),
-            grant_types: "[]".into(),
-            scopes: "[]".into(),
+            token_endpoint_auth_method: AuthMethod::None,
+            redirect_uris: vec![],
+            post_logout_redirect_uris: vec![],
+            allowed_origins: vec![],
+            grant_types: vec![],
+            scopes: vec![],
             skip_consent: true,
             require_pkce: true,
-            id_token_signed_response_alg: "RS256".into(),
-            access_token_signed_response_alg: "ES256".into(),
+            id_token_signed_response_alg: crate::crypto::Alg::RS256,
+            access_token_signed_response_alg: crate::crypto::Alg::ES256,
             access_token_ttl: None,
             refresh_token_idle_ttl: None,
             refresh_token_absolute_ttl: None,
             managed_by: "test".into(),
-            created_at: 0,
-            updated_at: 0,
-            introspection: "own".into(),
-            default_acr_values: serde_json::to_string(defaults).unwrap(),
+            introspection: Introspection::Own,
+            default_acr_values: defaults.iter().map(|d| d.to_string()).collect(),
             require_acr: require,
             enroll_on_step_up: None,
         }

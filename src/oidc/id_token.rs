@@ -5,10 +5,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::crypto::{jws, token, Alg};
 use crate::keys::KeySet;
+use crate::oauth::client::Client;
 use crate::oauth::grants::mint::Authorized;
 use crate::oauth::issuer::{NoSigningKey, TokenSettings};
 use crate::oauth::OAuthError;
-use crate::store::clients::ClientRow;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct IdTokenClaims {
@@ -46,7 +46,7 @@ pub fn at_hash(access_token: &str) -> String {
 pub fn for_grant(
     keys: &KeySet,
     settings: &TokenSettings,
-    client: &ClientRow,
+    client: &Client,
     who: &Authorized<'_>,
     scope: &[String],
     access_token: &str,
@@ -69,11 +69,7 @@ pub fn for_grant(
         at_hash: Some(at_hash(access_token)),
         sid: who.session_id.map(str::to_owned),
     };
-    let alg: Alg = client
-        .id_token_signed_response_alg
-        .parse()
-        .map_err(|e: String| OAuthError::unavailable(&e))?;
-    sign(keys, alg, &claims, now)
+    sign(keys, client.id_token_signed_response_alg, &claims, now)
         .map(Some)
         .map_err(|e| OAuthError::unavailable(&e))
 }

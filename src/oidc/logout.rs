@@ -4,11 +4,11 @@
 //! "the OP SHOULD ask the End-User whether to log out").
 
 use crate::keys::KeySet;
+use crate::oauth::client::{self as clients, Client};
 use crate::oauth::params::{has_control, Params};
 use crate::oauth::redirect;
 use crate::oidc::id_token;
 use crate::people::sessions;
-use crate::store::clients::{self, ClientRow};
 use crate::store::{DbConnection, StoreError};
 
 /// Where to send the browser afterwards, when the client asked and may.
@@ -79,7 +79,7 @@ pub fn request(
         None => None,
     };
     let to = match returning(
-        client.as_ref(),
+        client.as_deref(),
         params.get("post_logout_redirect_uri"),
         params.get("state"),
     ) {
@@ -101,7 +101,7 @@ pub fn request(
         return Ok(Decision::Done(to));
     }
     Ok(Decision::Confirm {
-        client_name: client.map(|c| c.client_name),
+        client_name: client.map(|c| c.client_name.clone()),
         to,
     })
 }
@@ -118,7 +118,7 @@ pub fn confirm(
         None => None,
     };
     let to = match returning(
-        client.as_ref(),
+        client.as_deref(),
         params.get("post_logout_redirect_uri"),
         params.get("state"),
     ) {
@@ -133,7 +133,7 @@ pub fn confirm(
 
 /// §3: `post_logout_redirect_uri` only for a known client, and only an exact match.
 fn returning(
-    client: Option<&ClientRow>,
+    client: Option<&Client>,
     uri: Option<&str>,
     state: Option<&str>,
 ) -> Result<Option<Return>, &'static str> {
@@ -141,9 +141,7 @@ fn returning(
         return Ok(None);
     };
     let client = client.ok_or(BAD_RETURN)?;
-    let registered: Vec<String> =
-        serde_json::from_str(&client.post_logout_redirect_uris).unwrap_or_default();
-    if !registered.iter().any(|r| r == uri) {
+    if !client.post_logout_redirect_uris.iter().any(|r| r == uri) {
         return Err(BAD_RETURN);
     }
     Ok(Some(Return {

@@ -495,3 +495,34 @@ async fn refusals_are_answered_without_waiting_for_the_write_lock() {
     }
     drop(held);
 }
+
+/// #14 "a typed client, parsed once": clients are parsed when loaded, and a row this
+/// server could not have written (here a scope list that is not JSON) is left out of the
+/// registry and refused alone — 503 `server_error`, like any storage failure — while every
+/// other client goes on working from memory.
+#[tokio::test]
+async fn a_damaged_client_row_is_refused_alone() {
+    let app = TestApp::spawn_with(oidc::with_apps).await;
+    app.execute_sql(
+        "UPDATE clients SET scopes = 'not json' WHERE id = 'api'; \
+         UPDATE client_generation SET generation = generation + 1",
+    );
+    let as_api = app
+        .http
+        .post(app.url("/token"))
+        .basic_auth(oidc::API, Some(oidc::API_SECRET))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_token_error(as_api, 503, "server_error").await;
+    let as_web = app
+        .http
+        .post(app.url("/revoke"))
+        .basic_auth(WEB, Some(WEB_SECRET))
+        .form(&[("token", "unknown")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(as_web.status(), 200, "the other clients are unaffected");
+}

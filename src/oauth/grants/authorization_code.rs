@@ -19,14 +19,14 @@ use oxide_auth::primitives::issuer::{IssuedToken, TokenType};
 use super::mint::{self, Authorized};
 use super::{TokenContext, TokenResponse};
 use crate::crypto::token;
-use crate::oauth::client::{self, GrantType};
+use crate::oauth::client::Client;
+use crate::oauth::client::GrantType;
 use crate::oauth::client_auth::{self, AuthError, Presented};
 use crate::oauth::params::Params;
 use crate::oauth::{pkce, OAuthError};
-use crate::people::sessions::Client;
+use crate::people::sessions::Client as Browser;
 use crate::revocation::{self, Cause, Owner};
 use crate::store::authorization_codes::{self as codes, CodeRow};
-use crate::store::clients::ClientRow;
 use crate::store::refresh_tokens;
 use crate::store::{self, grants, DbConnection, StoreError};
 
@@ -121,7 +121,7 @@ pub fn exchange(
 fn could_be_theirs(
     conn: &mut DbConnection,
     request: &CodeRequest<'_>,
-    client: &ClientRow,
+    client: &Client,
 ) -> Result<(), OAuthError> {
     let (Some(code), Some(redirect_uri)) = (
         request.params.get("code"),
@@ -161,7 +161,7 @@ fn run(
     conn: &mut DbConnection,
     ctx: &TokenContext,
     request: &CodeRequest<'_>,
-    client: &ClientRow,
+    client: &Client,
     now: i64,
 ) -> Result<Issued, OAuthError> {
     let mut flow = AccessToken::new(request);
@@ -244,7 +244,7 @@ fn machine_error(e: &mut machine::Error) -> OAuthError {
 fn redeem(
     conn: &mut DbConnection,
     presented: &str,
-    client: &ClientRow,
+    client: &Client,
     redirect_uri: Option<&str>,
     now: i64,
 ) -> Result<CodeRow, OAuthError> {
@@ -317,7 +317,7 @@ fn check_verifier(row: &CodeRow, verifier: Option<&str>) -> Result<(), OAuthErro
 fn issue(
     conn: &mut DbConnection,
     ctx: &TokenContext,
-    client: &ClientRow,
+    client: &Client,
     code: CodeRow,
     now: i64,
 ) -> Result<Issued, OAuthError> {
@@ -329,12 +329,12 @@ fn issue(
         .unwrap_or(ctx.settings.access_token_ttl);
     // OpenID Connect Core §11: offline_access (granted only after consent) and a client
     // allowed to refresh.
-    let refreshable = scope.iter().any(|s| s == "offline_access")
-        && client::allows(client, GrantType::RefreshToken);
+    let refreshable =
+        scope.iter().any(|s| s == "offline_access") && client.allows(GrantType::RefreshToken);
     let refresh = if refreshable {
         // The device is the browser the person signed in with, not the client's backend.
         let browser = match &code.session_id {
-            Some(id) => store::sessions::get(conn, id)?.map(|s| Client {
+            Some(id) => store::sessions::get(conn, id)?.map(|s| Browser {
                 ip: s.ip,
                 user_agent: s.user_agent,
             }),

@@ -5,6 +5,7 @@
 //! contain `:`, so no client can pass for a user (RFC 9700 §4.15, checklist §1.32).
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use oxide_auth::code_grant::client_credentials::{
     self as machine, ClientCredentials, Input, Output,
@@ -14,12 +15,12 @@ use oxide_auth::primitives::registrar::{BoundClient, PreGrant, RegisteredUrl};
 
 use super::{TokenContext, TokenResponse};
 use crate::crypto::token;
-use crate::oauth::client::{self, GrantType};
+use crate::oauth::client::GrantType;
+use crate::oauth::client::{self as clients, Client};
 use crate::oauth::client_auth::{self, Presented};
 use crate::oauth::issuer::{self, AccessTokenClaims};
 use crate::oauth::params::Params;
 use crate::oauth::{scope, OAuthError};
-use crate::store::clients::{self, ClientRow};
 use crate::store::DbConnection;
 
 /// The prefix of a client's subject in its own tokens.
@@ -66,7 +67,7 @@ impl machine::Request for ClientCredentialsRequest<'_> {
 /// database: with an ES256 client it is cheap enough for an actix worker).
 #[tracing::instrument(skip_all, fields(client_id = request.presented.client_id()))]
 pub fn exchange(
-    found: Option<ClientRow>,
+    found: Option<Arc<Client>>,
     ctx: &TokenContext,
     request: &ClientCredentialsRequest<'_>,
     now: i64,
@@ -78,14 +79,14 @@ pub fn exchange(
     }
     let mut flow = ClientCredentials::new(request);
     let mut input = Input::None;
-    let mut client: Option<ClientRow> = None;
+    let mut client: Option<Arc<Client>> = None;
     let mut granted: Vec<String> = Vec::new();
     loop {
         input = match flow.advance(input) {
             Output::Authenticate { .. } => {
                 let authenticated =
                     client_auth::check(&ctx.master, found.take(), request.presented)?;
-                if !client::allows(&authenticated, GrantType::ClientCredentials) {
+                if !authenticated.allows(GrantType::ClientCredentials) {
                     return Err(OAuthError::new(
                         "unauthorized_client",
                         actix_web::http::StatusCode::BAD_REQUEST,
@@ -153,7 +154,7 @@ pub fn exchange_stored(
 /// worker — no RSA signature. `None` sends the request to [`exchange_stored`] (RS256
 /// client, or credentials the registry refuses).
 pub fn from_registry(
-    client: ClientRow,
+    client: Arc<Client>,
     ctx: &TokenContext,
     request: &ClientCredentialsRequest<'_>,
     now: i64,
@@ -187,11 +188,12 @@ fn invalid_scope(description: &str) -> OAuthError {
 
 /// The scopes asked for — each registered for the client and none of the scopes that
 /// describe a person — or, when none are asked for, every such scope it has (§3.3).
-fn negotiate(requested: Option<&str>, client: &ClientRow) -> Result<Vec<String>, OAuthError> {
-    let allowed: Vec<String> = serde_json::from_str::<Vec<String>>(&client.scopes)
-        .unwrap_or_default()
-        .into_iter()
+fn negotiate(requested: Option<&str>, client: &Client) -> Result<Vec<String>, OAuthError> {
+    let allowed: Vec<String> = client
+        .scopes
+        .iter()
         .filter(|s| !scope::STANDARD.contains(&s.as_str()))
+        .cloned()
         .collect();
     let Some(requested) = requested else {
         return Ok(allowed);
@@ -212,16 +214,13 @@ fn negotiate(requested: Option<&str>, client: &ClientRow) -> Result<Vec<String>,
 
 fn issue(
     ctx: &TokenContext,
-    client: &ClientRow,
+    client: &Client,
     scope: &[String],
     now: i64,
 ) -> Result<TokenResponse, OAuthError> {
     let s = &ctx.settings;
     let ttl = client.access_token_ttl.unwrap_or(s.access_token_ttl);
-    let alg = client
-        .access_token_signed_response_alg
-        .parse()
-        .map_err(|e: String| OAuthError::unavailable(&e))?;
+    let alg = client.access_token_signed_response_alg;
     let access_token = issuer::mint(
         &ctx.keys,
         alg,

@@ -4,12 +4,12 @@
 
 use super::{TokenContext, TokenResponse};
 use crate::crypto::{token, Alg};
+use crate::oauth::client::Client;
 use crate::oauth::issuer::{self, AccessTokenClaims};
 use crate::oauth::OAuthError;
 use crate::oidc::id_token;
-use crate::people::sessions::Client;
+use crate::people::sessions::Client as Browser;
 use crate::revocation::{self, Cause, Owner};
-use crate::store::clients::ClientRow;
 use crate::store::refresh_tokens::{self, RefreshTokenRow};
 use crate::store::{DbConnection, StoreError};
 
@@ -50,7 +50,7 @@ pub fn amr_list(stored: Option<&str>) -> Vec<String> {
 /// Access token, and ID token when `openid` is in `scope`, for `client`.
 pub fn tokens(
     ctx: &TokenContext,
-    client: &ClientRow,
+    client: &Client,
     who: &Authorized<'_>,
     scope: &[String],
     refresh_token: Option<String>,
@@ -60,7 +60,7 @@ pub fn tokens(
     let access_ttl = client.access_token_ttl.unwrap_or(s.access_token_ttl);
     let access_token = issuer::mint(
         &ctx.keys,
-        alg(&client.access_token_signed_response_alg)?,
+        client.access_token_signed_response_alg,
         &AccessTokenClaims {
             iss: s.issuer.clone(),
             sub: who.user_id.to_owned(),
@@ -93,22 +93,17 @@ pub fn tokens(
 
 /// Whether [`tokens`] for `client` and `scope` makes an RSA signature (~1 ms): such
 /// work runs on the blocking pool, never on an HTTP worker.
-pub fn signs_with_rsa(client: &ClientRow, scope: &[String]) -> bool {
-    let rsa = |name: &str| !matches!(name.parse(), Ok(Alg::ES256));
-    rsa(&client.access_token_signed_response_alg)
-        || (scope.iter().any(|s| s == "openid") && rsa(&client.id_token_signed_response_alg))
-}
-
-fn alg(name: &str) -> Result<Alg, OAuthError> {
-    name.parse()
-        .map_err(|e: String| OAuthError::unavailable(&e))
+pub fn signs_with_rsa(client: &Client, scope: &[String]) -> bool {
+    client.access_token_signed_response_alg == Alg::RS256
+        || (scope.iter().any(|s| s == "openid")
+            && client.id_token_signed_response_alg == Alg::RS256)
 }
 
 /// Where a new refresh token comes from: the browser of the sign-in (first of a
 /// family), or the token it replaces (rotation), whose absolute expiry, scope and
 /// sign-in address the successor keeps.
 pub enum Origin<'a> {
-    SignIn(&'a Client),
+    SignIn(&'a Browser),
     Rotation(&'a RefreshTokenRow),
 }
 
@@ -116,7 +111,7 @@ pub enum Origin<'a> {
 /// "last use" on rotation.
 pub fn refresh_token(
     ctx: &TokenContext,
-    client: &ClientRow,
+    client: &Client,
     who: &Authorized<'_>,
     scope_json: &str,
     origin: Origin<'_>,

@@ -18,6 +18,7 @@
 //! is handed out for a rotation that did not become durable.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use oxide_auth::code_grant::refresh::{self as machine, Input, Output, Refresh};
@@ -27,11 +28,11 @@ use oxide_auth::primitives::issuer::{RefreshedToken, TokenType};
 use super::mint::{self, Authorized};
 use super::{TokenContext, TokenResponse};
 use crate::crypto::token;
+use crate::oauth::client::Client;
 use crate::oauth::client_auth::{self, Presented};
 use crate::oauth::params::Params;
 use crate::oauth::OAuthError;
 use crate::revocation::{self, Cause, Owner};
-use crate::store::clients::ClientRow;
 use crate::store::refresh_tokens::{self, RefreshTokenRow, Use};
 use crate::store::{Db, DbConnection};
 
@@ -85,7 +86,7 @@ enum Rotation {
 }
 
 struct Rotated {
-    client: ClientRow,
+    client: Arc<Client>,
     /// The token that was rotated: the sign-in its successors carry forward.
     row: RefreshTokenRow,
     scope: Vec<String>,
@@ -111,13 +112,13 @@ fn exchange(
     conn: &mut DbConnection,
     ctx: &TokenContext,
     request: &RefreshRequest<'_>,
-    authenticated: ClientRow,
+    authenticated: Arc<Client>,
     now: i64,
 ) -> Result<Rotation, OAuthError> {
     let mut flow = Refresh::new(request);
     let mut input = Input::None;
     let mut authenticated = Some(authenticated);
-    let mut client: Option<ClientRow> = None;
+    let mut client: Option<Arc<Client>> = None;
     let mut row: Option<RefreshTokenRow> = None;
     let mut decided: Option<Rotation> = None;
     let scope = request.params.get("scope").map(Cow::Borrowed);
@@ -298,7 +299,7 @@ fn to_grant(row: &RefreshTokenRow, issuer: &str) -> Option<Grant> {
 fn rotate(
     conn: &mut DbConnection,
     ctx: &TokenContext,
-    client: ClientRow,
+    client: Arc<Client>,
     row: RefreshTokenRow,
     grant: &Grant,
     now: i64,
