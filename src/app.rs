@@ -177,6 +177,8 @@ pub struct Application {
     /// `[metrics] listen`: its port and server.
     metrics: Option<(u16, Server)>,
     background: tokio::task::JoinHandle<()>,
+    /// Closed before a graceful stop, so open revocation streams end.
+    feed: Arc<crate::revocation::feed::Feed>,
 }
 
 impl Application {
@@ -263,6 +265,7 @@ impl Application {
             }
             None => None,
         };
+        let feed = Arc::new(crate::revocation::feed::Feed::default());
         let state = web::Data::new(AppState {
             discovery_json: ProviderMetadata::new(&issuer, &core.config.mfa.names())
                 .to_json()
@@ -306,6 +309,7 @@ impl Application {
                 crate::federation::Federation::new(&core.config, &issuer, upstream_calls)
                     .map_err(crate::config::ConfigError)?,
             ),
+            feed: feed.clone(),
         });
         let workers = core.config.http.workers;
         let body_timeout = core.config.http.body_timeout.0;
@@ -313,9 +317,11 @@ impl Application {
         let core = Arc::new(core);
         let background = tokio::spawn({
             let (core, origins, registry) = (core.clone(), origins.clone(), registry.clone());
+            let feed = feed.clone();
             async move {
                 tokio::join!(
                     maintain(core.clone(), ring, origins, registry, clock.clone()),
+                    feed.follow(core.db.clone()),
                     clean_up(core, clock)
                 );
             }
@@ -363,6 +369,7 @@ impl Application {
             server: server.disable_signals().run(),
             metrics: metrics_server,
             background,
+            feed,
         })
     }
 
@@ -387,8 +394,10 @@ impl Application {
     /// Serves until the server is stopped (the binary stops it on SIGINT/SIGTERM).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let handle = self.server.handle();
+        let feed = self.feed.clone();
         let shutdown = tokio::spawn(async move {
             shutdown_signal().await;
+            feed.close();
             handle.stop(true).await;
         });
         let metrics = self

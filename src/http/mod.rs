@@ -34,6 +34,7 @@ pub mod mfa;
 pub mod page;
 pub mod providers;
 pub mod request_log;
+pub mod revocations;
 pub mod revoke;
 pub mod second_factor;
 pub mod token;
@@ -69,6 +70,8 @@ pub struct AppState {
     pub mfa_label: String,
     /// The upstream providers people may sign in with (`[[upstreams]]`).
     pub federation: Arc<crate::federation::Federation>,
+    /// The newest revocation this instance knows of, for `/revocations` followers.
+    pub feed: Arc<crate::revocation::feed::Feed>,
 }
 
 /// Every route, so that tests and the binary mount the same application.
@@ -113,6 +116,8 @@ pub fn routes(cfg: &mut web::ServiceConfig, origins: &cors::AllowedOrigins) {
             .wrap(cors::protocol(origins, &["POST"]))
             .route(web::post().to(revoke::revoke)),
     )
+    // No CORS: resource servers follow it, not browsers.
+    .route("/revocations", web::get().to(revocations::revocations))
     .service(
         web::resource("/userinfo")
             .app_data(token::payload_config())

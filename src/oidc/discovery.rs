@@ -19,6 +19,9 @@ pub struct ProviderMetadata {
     /// RFC 8414 §2 (RFC 7009).
     pub revocation_endpoint: String,
     pub revocation_endpoint_auth_methods_supported: [&'static str; 3],
+    /// Ours (RFC 8414 §2 allows more metadata): the revocation feed resource servers
+    /// follow (`GET`, HTTP Basic, SSE or long poll).
+    pub revocation_feed_endpoint: String,
     /// RP-Initiated Logout 1.0 §2.1.
     pub end_session_endpoint: String,
     pub jwks_uri: String,
@@ -66,6 +69,7 @@ impl ProviderMetadata {
                 "client_secret_post",
                 "none",
             ],
+            revocation_feed_endpoint: at("/revocations"),
             end_session_endpoint: at("/logout"),
             jwks_uri: at("/jwks"),
             scopes_supported: scope::STANDARD.to_vec(),

@@ -51,6 +51,14 @@ pub fn append(
     Ok(seq)
 }
 
+/// The newest cursor, `0` when nothing was ever revoked.
+pub fn newest(conn: &mut DbConnection) -> Result<i64, StoreError> {
+    let newest: Option<i64> = revocation_events::table
+        .select(diesel::dsl::max(revocation_events::seq))
+        .get_result(conn)?;
+    Ok(newest.unwrap_or(0))
+}
+
 /// Up to `limit` events after `cursor`, oldest first.
 pub fn since(
     conn: &mut DbConnection,

@@ -48,6 +48,7 @@ async fn discovery_lists_the_code_flow_and_nothing_else() {
         .contains(&Value::from("openid")));
     assert_eq!(doc["userinfo_endpoint"], app.url("/userinfo"));
     assert_eq!(doc["end_session_endpoint"], app.url("/logout"));
+    assert_eq!(doc["revocation_feed_endpoint"], app.url("/revocations"));
     assert_eq!(
         doc["response_modes_supported"],
         serde_json::json!(["query", "form_post"])

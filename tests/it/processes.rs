@@ -140,3 +140,62 @@ totp_secret = {TOTP_SECRET:?}
         }
     }
 }
+
+/// SIGTERM stops a server that has a resource server following `/revocations`: the
+/// stream ends at once instead of holding the graceful stop until its timeout (30 s,
+/// beyond this test's bound), and the process exits cleanly.
+#[tokio::test]
+async fn sigterm_ends_revocation_streams_and_the_process_exits() {
+    let db = TestDb::create();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("portcullis.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"database_url = {url:?}
+secret_key = {SECRET_KEY:?}
+data_dir = {data:?}
+[[clients]]
+client_id = "api-server"
+client_secret = {CLIENT_SECRET:?}
+grant_types = ["client_credentials"]
+introspection = "any"
+"#,
+            url = db.url,
+            data = dir.path().display().to_string(),
+        ),
+    )
+    .unwrap();
+    let http = reqwest::Client::new();
+    let mut server = Serve::start(&config);
+    assert!(
+        eventually(30, || async { jwks(&http, &server).await.is_some() }).await,
+        "serves"
+    );
+    let mut stream = http
+        .get(server.url("/revocations"))
+        .basic_auth("api-server", Some(CLIENT_SECRET))
+        .header("accept", "text/event-stream")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stream.status(), 200);
+    let first = stream.chunk().await.unwrap().unwrap();
+    assert!(first.starts_with(b"retry:"));
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let ended = tokio::time::timeout(Duration::from_secs(20), async {
+        while let Ok(Some(_)) = stream.chunk().await {}
+    })
+    .await;
+    assert!(ended.is_ok(), "the stream ends with the server");
+    let status = tokio::task::spawn_blocking(move || server.child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "{status}");
+}

@@ -16,6 +16,17 @@ fn events(core: &portcullis::Core) -> Vec<EventRow> {
         .unwrap()
 }
 
+/// Disables Alice as `user disable` does; her row.
+fn disable_alice(core: &portcullis::Core, now: i64) -> users::UserRow {
+    core.db
+        .run_blocking(|conn| {
+            let alice = users::by_username(conn, "alice")?.expect("alice is configured");
+            portcullis::people::accounts::set_disabled(conn, &alice.id, true, now)?;
+            Ok::<_, StoreError>(alice)
+        })
+        .unwrap()
+}
+
 async fn revoke(app: &TestApp, token: &str) {
     let response = app
         .http
@@ -47,19 +58,9 @@ async fn each_revocation_is_one_event_with_the_next_cursor() {
         revoke(&app, first["access_token"].as_str().unwrap()).await;
         revoke(&app, second["refresh_token"].as_str().unwrap()).await;
     }
-    let alice = core
-        .db
-        .run_blocking(|conn| users::by_username(conn, "alice"))
-        .unwrap()
-        .unwrap();
     let now = portcullis::clock::now();
-    for _ in 0..2 {
-        core.db
-            .run_blocking(|conn| {
-                portcullis::people::accounts::set_disabled(conn, &alice.id, true, now)
-            })
-            .unwrap();
-    }
+    let alice = disable_alice(&core, now);
+    assert_eq!(disable_alice(&core, now).id, alice.id);
 
     let got = events(&core);
     let shape: Vec<(i64, &str, &str)> = got
@@ -210,4 +211,163 @@ async fn expired_events_go_but_the_cursor_never_goes_back() {
         })
         .unwrap();
     assert_eq!(next, 5);
+}
+
+/// `GET /revocations` as `client`, HTTP Basic.
+async fn follow(
+    app: &TestApp,
+    client: Option<(&str, &str)>,
+    query: &str,
+    headers: &[(&str, &str)],
+) -> reqwest::Response {
+    let mut request = app.http.get(app.url(&format!("/revocations{query}")));
+    if let Some((id, secret)) = client {
+        request = request.basic_auth(id, Some(secret));
+    }
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    request.send().await.unwrap()
+}
+
+const RESOURCE_SERVER: Option<(&str, &str)> = Some((oidc::API, oidc::API_SECRET));
+
+async fn error_of(response: reqwest::Response, status: u16) -> String {
+    assert_eq!(response.status(), status);
+    let body: Value = response.json().await.unwrap();
+    body["error"].as_str().unwrap().to_owned()
+}
+
+/// #14 item 2: the feed is for resource servers (clients that may introspect any
+/// token), authenticated with HTTP Basic; what it is asked is checked like any protocol
+/// request.
+#[tokio::test]
+async fn only_resource_servers_follow_the_feed() {
+    let app = TestApp::spawn_with(oidc::with_apps).await;
+    let anonymous = follow(&app, None, "", &[]).await;
+    assert_eq!(error_of(anonymous, 401).await, "invalid_client");
+    let wrong = follow(&app, Some((oidc::API, "wrong")), "", &[]).await;
+    assert!(wrong.headers().contains_key("www-authenticate"));
+    assert_eq!(error_of(wrong, 401).await, "invalid_client");
+    let not_a_resource_server = follow(&app, Some((WEB, WEB_SECRET)), "", &[]).await;
+    assert_eq!(
+        error_of(not_a_resource_server, 403).await,
+        "unauthorized_client"
+    );
+    for bad in ["?after=x", "?after=-1", "?after=1&after=2", "?wait=soon"] {
+        let refused = follow(&app, RESOURCE_SERVER, bad, &[]).await;
+        assert_eq!(error_of(refused, 400).await, "invalid_request", "{bad}");
+    }
+    let empty = follow(&app, RESOURCE_SERVER, "", &[]).await;
+    assert_eq!(empty.status(), 200);
+    assert_eq!(empty.headers()["cache-control"], "no-store");
+    assert_eq!(
+        empty.json::<Value>().await.unwrap(),
+        serde_json::json!({ "events": [], "cursor": 0 })
+    );
+}
+
+/// A follower reads what was revoked after its cursor, named by the claim its tokens
+/// carry; a long poll on another instance is answered by the next revocation committed
+/// on the first (without it, the poll would come back empty after its wait).
+#[tokio::test]
+async fn followers_read_after_their_cursor_and_a_long_poll_wakes_on_the_next() {
+    let first = TestApp::spawn_with(oidc::with_apps).await;
+    let second = first.spawn_sharing(oidc::with_apps).await;
+    let tokens = offline_tokens(&first).await;
+    let access = claims(tokens["access_token"].as_str().unwrap());
+    revoke(&first, tokens["access_token"].as_str().unwrap()).await;
+
+    let read = follow(&second, RESOURCE_SERVER, "?after=0", &[]).await;
+    let body: Value = read.json().await.unwrap();
+    assert_eq!(body["cursor"], 1);
+    let event = &body["events"][0];
+    assert_eq!(event["cursor"], 1);
+    assert_eq!(event["kind"], "jti");
+    assert_eq!(event["jti"], access["jti"]);
+    assert_eq!(event["expires_at"], access["exp"]);
+    assert!(event["revoked_at"].as_i64().unwrap() >= access["iat"].as_i64().unwrap());
+    assert!(event.get("grant_id").is_none());
+
+    let waiting = tokio::spawn({
+        let url = second.url("/revocations?after=1&wait=30");
+        let http = second.http.clone();
+        async move {
+            http.get(url)
+                .basic_auth(oidc::API, Some(oidc::API_SECRET))
+                .send()
+                .await
+                .unwrap()
+                .json::<Value>()
+                .await
+                .unwrap()
+        }
+    });
+    revoke(&first, tokens["refresh_token"].as_str().unwrap()).await;
+    let woken = waiting.await.unwrap();
+    assert_eq!(woken["cursor"], 2, "{woken}");
+    assert_eq!(woken["events"][0]["kind"], "grant");
+    assert_eq!(woken["events"][0]["grant_id"], access["grant_id"]);
+}
+
+/// Reads the stream until `until` holds for what arrived; at most 20 s (a bound for a
+/// failing test, not a timing assertion).
+async fn read_until(stream: &mut reqwest::Response, until: impl Fn(&str) -> bool) -> String {
+    let mut seen = String::new();
+    let reading = async {
+        while !until(&seen) {
+            let chunk = stream
+                .chunk()
+                .await
+                .unwrap()
+                .expect("the stream stays open");
+            seen.push_str(std::str::from_utf8(&chunk).unwrap());
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(20), reading)
+        .await
+        .unwrap_or_else(|_| panic!("the stream said only: {seen}"));
+    seen
+}
+
+/// With `Accept: text/event-stream` the feed is Server-Sent Events: what there is, then
+/// each revocation as it commits; a reconnecting `EventSource` resumes after its
+/// `Last-Event-ID`.
+#[tokio::test]
+async fn the_feed_streams_server_sent_events_and_resumes_after_the_last_event_id() {
+    let app = TestApp::spawn_with(oidc::with_apps).await;
+    let core = portcullis::Core::open(app.config.clone()).unwrap();
+    let tokens = offline_tokens(&app).await;
+    revoke(&app, tokens["access_token"].as_str().unwrap()).await;
+
+    let sse = [("accept", "text/event-stream")];
+    let mut stream = follow(&app, RESOURCE_SERVER, "", &sse).await;
+    assert_eq!(stream.status(), 200);
+    assert_eq!(stream.headers()["content-type"], "text/event-stream");
+    assert_eq!(stream.headers()["cache-control"], "no-store");
+    let first = read_until(&mut stream, |s| s.contains("id: 1\n")).await;
+    assert!(first.starts_with("retry: 1000\n\n"), "{first}");
+    assert!(first.contains("event: revocation\ndata: {\"cursor\":1,\"kind\":\"jti\""));
+
+    let alice = disable_alice(&core, portcullis::clock::now());
+    let next = read_until(&mut stream, |s| s.contains("id: 2\n")).await;
+    let data = next
+        .lines()
+        .find_map(|l| l.strip_prefix("data: "))
+        .expect("a data line");
+    let event: Value = serde_json::from_str(data).unwrap();
+    assert_eq!(event["kind"], "user");
+    assert_eq!(event["sub"], alice.id.as_str());
+    drop(stream);
+
+    let mut resumed = follow(
+        &app,
+        RESOURCE_SERVER,
+        "?after=0",
+        &[sse[0], ("last-event-id", "1")],
+    )
+    .await;
+    let again = read_until(&mut resumed, |s| s.contains("\n\n") && s.contains("id: ")).await;
+    assert!(!again.contains("id: 1\n"), "{again}");
+    assert!(again.contains("id: 2\n"), "{again}");
 }

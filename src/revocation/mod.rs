@@ -7,6 +7,8 @@
 
 use serde_json::json;
 
+pub mod feed;
+
 use crate::store::{
     self, audit, grants, refresh_tokens, revocation_events, revoked_access_tokens, sessions,
     DbConnection, StoreError,
