@@ -97,16 +97,25 @@ impl Default for Feed {
 impl Feed {
     /// Polls the newest cursor every [`POLL`], forever (the background task runs it).
     pub async fn follow(self: Arc<Self>, db: Db) {
+        let mut failing = false;
         loop {
             match db.run(revocation_events::newest).await {
                 Ok(newest) => {
+                    if std::mem::take(&mut failing) {
+                        tracing::info!("the newest revocation can be read again");
+                    }
                     self.newest.send_if_modified(|seen| {
                         let moved = *seen != newest;
                         *seen = newest;
                         moved
                     });
                 }
-                Err(e) => tracing::warn!(error = %e, "cannot read the newest revocation"),
+                // Once per outage, not four times a second.
+                Err(e) if !failing => {
+                    failing = true;
+                    tracing::warn!(error = %e, "cannot read the newest revocation; followers wait");
+                }
+                Err(_) => {}
             }
             tokio::time::sleep(POLL).await;
         }

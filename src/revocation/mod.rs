@@ -107,6 +107,7 @@ pub fn grant(
     now: i64,
 ) -> Result<(), StoreError> {
     store::transaction(conn, |conn| {
+        revocation_events::lock_for_append(conn)?;
         refresh_tokens::revoke_family(conn, grant_id, now)?;
         if let Some(expires_at) = grants::revoke(conn, grant_id, now)? {
             revocation_events::append(conn, Subject::Grant.as_str(), grant_id, now, expires_at)?;
@@ -125,6 +126,7 @@ pub fn access_token(
     now: i64,
 ) -> Result<(), StoreError> {
     store::transaction(conn, |conn| {
+        revocation_events::lock_for_append(conn)?;
         if revoked_access_tokens::insert(conn, jti, expires_at, now)? {
             revocation_events::append(conn, Subject::Jti.as_str(), jti, now, expires_at)?;
             record(conn, Cause::Requested, owner, json!({ "jti": jti }))?;
@@ -142,6 +144,7 @@ pub fn user(
     now: i64,
 ) -> Result<(), StoreError> {
     store::transaction(conn, |conn| {
+        revocation_events::lock_for_append(conn)?;
         sessions::end_all_of_user(conn, user_id, now)?;
         refresh_tokens::revoke_all_of_user(conn, user_id, now)?;
         let last_token_expires = grants::revoke_all_of_user(conn, user_id, now)?;

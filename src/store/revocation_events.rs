@@ -21,6 +21,16 @@ pub struct EventRow {
     pub expires_at: i64,
 }
 
+/// Takes the lock that orders appends, until the transaction ends (PostgreSQL; on
+/// SQLite the write lock already is it). A revocation takes it *before* its row locks,
+/// so no transaction holding it ever waits for rows held by one that wants it.
+pub fn lock_for_append(conn: &mut DbConnection) -> Result<(), StoreError> {
+    if let DbConnection::Postgres(pg) = conn {
+        pg.batch_execute(&format!("SELECT pg_advisory_xact_lock({APPEND_LOCK})"))?;
+    }
+    Ok(())
+}
+
 /// Appends an event with the next cursor value; returns it. Must run inside a
 /// transaction: the cursor is `MAX + 1` under a lock held until commit (SQLite's write
 /// lock, or an advisory lock on PostgreSQL), so events commit in cursor order and a
@@ -32,9 +42,7 @@ pub fn append(
     occurred_at: i64,
     expires_at: i64,
 ) -> Result<i64, StoreError> {
-    if let DbConnection::Postgres(pg) = conn {
-        pg.batch_execute(&format!("SELECT pg_advisory_xact_lock({APPEND_LOCK})"))?;
-    }
+    lock_for_append(conn)?;
     let last: Option<i64> = revocation_events::table
         .select(diesel::dsl::max(revocation_events::seq))
         .get_result(conn)?;
