@@ -249,6 +249,12 @@ pub fn release(conn: &mut DbConnection, key: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Forgets the failures of `key` (after a right one-time code).
+pub fn clear(conn: &mut DbConnection, key: &str) -> Result<(), StoreError> {
+    diesel::delete(login_throttle::table.find(key)).execute(conn)?;
+    Ok(())
+}
+
 /// Deletes up to `batch` counters whose window started before `window_cutoff` and that
 /// are not locked at `now`. Idempotent, so several instances may run it at once.
 pub fn delete_stale(

@@ -80,8 +80,9 @@ pub fn check_code(
             verify(conn, code)?.then_some(Method::Totp)
         };
         if let Some(method) = method {
-            // Its own slot back; failures beside it stay counted (as for passwords).
-            login_throttle::release(conn, &key)?;
+            // A right code forgives the typed codes before it (passwords only give back
+            // their own slot; one-time codes are single-use and step-bound already).
+            login_throttle::clear(conn, &key)?;
             if method == Method::Recovery {
                 audit::record(
                     conn,
