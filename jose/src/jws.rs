@@ -8,8 +8,8 @@ use ring::rand::SystemRandom;
 use ring::signature::{self, EcdsaKeyPair, KeyPair, RsaKeyPair, RsaPublicKeyComponents};
 use serde::{Deserialize, Serialize};
 
-use super::jwk::PublicJwk;
-use super::token::b64url;
+use crate::b64url;
+use crate::jwk::PublicJwk;
 
 /// A JWS signing algorithm Portcullis signs with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::jws::Alg;
-use super::token::{b64url, sha256};
+use crate::jws::Alg;
+use crate::{b64url, sha256};
 
 /// The public half of a signing key, as published in the JWKS.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
