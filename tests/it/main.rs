@@ -26,3 +26,4 @@ mod step_up;
 mod storage;
 mod token;
 mod userinfo;
+mod verifier;
