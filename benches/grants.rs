@@ -85,6 +85,7 @@ fn who<'a>(b: &'a Bench, grant_id: &'a str) -> Authorized<'a> {
         acr: Some("urn:portcullis:acr:pwd"),
         amr: vec!["pwd".into()],
         nonce: None,
+        resources: Vec::new(),
     }
 }
 
@@ -130,10 +131,32 @@ fn issuance(c: &mut Criterion) {
     let oidc = scope(&["openid", "profile"]);
     let now = portcullis::clock::now();
     group.bench_function("access token (ES256)", |bench| {
-        bench.iter(|| mint::tokens(&b.ctx, &b.client, &who(&b, "g"), &plain, None, now).unwrap())
+        bench.iter(|| {
+            mint::tokens(
+                &b.ctx,
+                &b.client,
+                &who(&b, "g"),
+                &plain,
+                b.ctx.settings.audience.clone(),
+                None,
+                now,
+            )
+            .unwrap()
+        })
     });
     group.bench_function("access token + RS256 ID token", |bench| {
-        bench.iter(|| mint::tokens(&b.ctx, &b.client, &who(&b, "g"), &oidc, None, now).unwrap())
+        bench.iter(|| {
+            mint::tokens(
+                &b.ctx,
+                &b.client,
+                &who(&b, "g"),
+                &oidc,
+                b.ctx.settings.audience.clone(),
+                None,
+                now,
+            )
+            .unwrap()
+        })
     });
     group.finish();
 }
@@ -196,9 +219,17 @@ fn introspection(c: &mut Criterion) {
     let (grant_id, _) = sign_in(&b, &["openid"]);
     let now = portcullis::clock::now();
     let scope = vec!["openid".to_owned()];
-    let token = mint::tokens(&b.ctx, &b.client, &who(&b, &grant_id), &scope, None, now)
-        .unwrap()
-        .access_token;
+    let token = mint::tokens(
+        &b.ctx,
+        &b.client,
+        &who(&b, &grant_id),
+        &scope,
+        b.ctx.settings.audience.clone(),
+        None,
+        now,
+    )
+    .unwrap()
+    .access_token;
     let verified = portcullis::oauth::issuer::VerifiedTokens::default();
     let verifier = introspect::Verifier {
         keys: &b.ctx.keys,

@@ -488,6 +488,7 @@ fn issue_code(
         created_at: now,
         expires_at: now + code_ttl,
         consumed_at: None,
+        resources: serde_json::to_string(&request.resource).expect("a list serialises"),
     };
     store::transaction(conn, |conn| {
         grants::insert(conn, &grant)?;

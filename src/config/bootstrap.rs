@@ -66,6 +66,13 @@ pub struct ClientConfig {
     /// Overrides `[mfa] enroll_on_step_up` for this client.
     #[serde(default)]
     pub enroll_on_step_up: Option<bool>,
+    /// The resources (RFC 8707: absolute URIs) this client may ask tokens for.
+    #[serde(default)]
+    pub resources: Vec<String>,
+    /// The `aud` of its access tokens when a request names no resource (default:
+    /// `tokens.audience`); one of `resources`.
+    #[serde(default)]
+    pub default_resource: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

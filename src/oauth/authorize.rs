@@ -44,6 +44,9 @@ pub struct AuthorizationRequest {
     pub scope: Vec<String>,
     pub state: Option<String>,
     pub code_challenge: Option<String>,
+    /// RFC 8707 §2.1: the resources the grant is for (none: the client's default).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resource: Vec<String>,
     #[serde(flatten)]
     pub oidc: OidcParams,
 }
@@ -204,7 +207,7 @@ fn run_machine(
     let incoming = Incoming(params);
     let mut flow = Authorization::new(&incoming);
     let mut input = Input::None;
-    let mut extra: Option<(Option<String>, OidcParams)> = None;
+    let mut extra: Option<(Option<String>, Vec<String>, OidcParams)> = None;
     let mut scope: Vec<String> = Vec::new();
     loop {
         let next = match flow.advance(input) {
@@ -232,7 +235,9 @@ fn run_machine(
                 )
                 .map_err(|d| to.refuse("invalid_request", d))?;
                 let oidc = oidc::parse(params).map_err(|d| to.refuse("invalid_request", d))?;
-                extra = Some((challenge, oidc));
+                let resource = super::resource::requested(params, client)
+                    .map_err(|d| to.refuse("invalid_target", d))?;
+                extra = Some((challenge, resource, oidc));
                 Input::Extended(Extensions::new())
             }
             Output::Negotiate { bound_client, .. } => {
@@ -252,7 +257,7 @@ fn run_machine(
                 }
             }
             Output::Ok { .. } => {
-                let (code_challenge, oidc) = extra
+                let (code_challenge, resource, oidc) = extra
                     .take()
                     .ok_or(Refusal::Page("The request could not be processed."))?;
                 return Ok(AuthorizationRequest {
@@ -262,6 +267,7 @@ fn run_machine(
                     scope,
                     state: to.state.clone(),
                     code_challenge,
+                    resource,
                     oidc,
                 });
             }

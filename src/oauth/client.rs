@@ -86,6 +86,18 @@ pub fn validate(c: &ClientConfig) -> Result<(), String> {
     for (i, uri) in c.post_logout_redirect_uris.iter().enumerate() {
         validate_redirect_uri(uri).map_err(|e| format!("post_logout_redirect_uris[{i}]: {e}"))?;
     }
+    for (i, r) in c.resources.iter().enumerate() {
+        if !super::resource::is_resource_uri(r) {
+            return Err(format!(
+                "resources[{i}]: {r:?} is not an absolute URI without a fragment (RFC 8707 §2)"
+            ));
+        }
+    }
+    if let Some(d) = &c.default_resource {
+        if !c.resources.contains(d) {
+            return Err(format!("default_resource: {d:?} is not one of resources"));
+        }
+    }
     if c.require_acr && c.default_acr_values.is_empty() {
         return Err("require_acr: needs default_acr_values".into());
     }
@@ -288,6 +300,9 @@ pub struct Client {
     pub require_acr: bool,
     /// Offer enrolment of a second factor inside the flow (`None`: the server's setting).
     pub enroll_on_step_up: Option<bool>,
+    /// The resources (RFC 8707) it may ask tokens for, and the `aud` when it names none.
+    pub resources: Vec<String>,
+    pub default_resource: Option<String>,
 }
 
 impl std::fmt::Debug for Client {
@@ -339,6 +354,8 @@ impl Client {
             )?,
             introspection: Introspection::of(&row.introspection),
             default_acr_values: list("default_acr_values", &row.default_acr_values)?,
+            resources: list("resources", &row.resources)?,
+            default_resource: row.default_resource,
             id: row.id,
             client_name: row.client_name,
             secret_hash: row.secret_hash,
@@ -352,6 +369,11 @@ impl Client {
             require_acr: row.require_acr,
             enroll_on_step_up: row.enroll_on_step_up,
         })
+    }
+
+    /// True when the client may ask for tokens for `resource` (RFC 8707).
+    pub fn may_ask_for(&self, resource: &str) -> bool {
+        self.resources.iter().any(|r| r == resource)
     }
 
     /// True when the client is registered for `grant`.
@@ -435,6 +457,8 @@ pub fn to_row(
         default_acr_values: json_list(&c.default_acr_values),
         require_acr: c.require_acr,
         enroll_on_step_up: c.enroll_on_step_up,
+        resources: json_list(&c.resources),
+        default_resource: c.default_resource.clone(),
     })
 }
 

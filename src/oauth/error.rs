@@ -45,6 +45,11 @@ impl OAuthError {
         Self::new("invalid_grant", StatusCode::BAD_REQUEST).describe(description)
     }
 
+    /// RFC 8707 §2: the resource is malformed, unknown, or not this client's to ask for.
+    pub fn invalid_target(description: &str) -> Self {
+        Self::new("invalid_target", StatusCode::BAD_REQUEST).describe(description)
+    }
+
     /// RFC 6749 §5.2: 401, and `WWW-Authenticate` naming the scheme the client used.
     pub fn invalid_client(used_basic: bool) -> Self {
         let mut e = Self::new("invalid_client", StatusCode::UNAUTHORIZED)

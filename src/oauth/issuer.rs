@@ -112,8 +112,8 @@ pub fn mint(
     Ok(jws::encode(&key.signer, &key.kid, "at+jwt", claims))
 }
 
-/// RFC 9068 §4: signature by one of our keys, `typ` `at+jwt`, our issuer and audience, not
-/// expired. Whether its grant is still live is the caller's second question.
+/// RFC 9068 §4: signature by one of our keys, `typ` `at+jwt`, our issuer, not expired.
+/// Whether its grant is still live is the caller's second question.
 pub fn verify(
     token: &str,
     keys: &KeySet,
@@ -141,10 +141,11 @@ fn verify_with_kid(
     // what a stolen key would mint).
     let plausible = claims.iat <= now + CLOCK_SKEW
         && claims.exp.saturating_sub(claims.iat) <= settings.max_signed_lifetime;
-    (plausible
-        && claims.iss == settings.issuer
-        && claims.aud == settings.audience
-        && claims.exp > now)
+    // Any `aud`: every access token we sign is ours to describe, whichever resource it
+    // is for (RFC 8707) — checking `aud` is the resource server's part (RFC 9068 §4).
+    // Userinfo accepts them too, as Keycloak does, so a client whose tokens are for its
+    // API still reads the person's claims with them.
+    (plausible && claims.iss == settings.issuer && claims.exp > now)
         .then_some((claims, verified.kid))
 }
 

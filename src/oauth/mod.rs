@@ -13,6 +13,7 @@ pub mod params;
 pub mod pkce;
 pub mod redirect;
 pub mod registry;
+pub mod resource;
 pub mod revoke;
 pub mod scope;
 

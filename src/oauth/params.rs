@@ -3,7 +3,8 @@
 //!
 //! RFC 6749 §3.1 and §3.2: "Request and response parameters MUST NOT be included more
 //! than once." Empty values count as absent (checklist §3.1); bytes that do not decode to
-//! UTF-8 make the whole message malformed.
+//! UTF-8 make the whole message malformed. The one exception is `resource`, which RFC
+//! 8707 §2 lets a client send several times.
 
 use std::collections::HashMap;
 
@@ -16,7 +17,12 @@ pub struct Params {
     duplicates: Vec<String>,
     /// Names whose values did not decode (lenient parsing only).
     malformed: Vec<String>,
+    /// Every value of a [`REPEATABLE`] parameter, in order.
+    repeated: Vec<(String, String)>,
 }
+
+/// Parameters that may be sent more than once: `resource` (RFC 8707 §2).
+pub const REPEATABLE: &[&str] = &["resource"];
 
 /// A message whose encoding is broken (invalid percent-encoding or UTF-8).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,6 +57,11 @@ impl Params {
             if value.is_empty() {
                 continue;
             }
+            if REPEATABLE.contains(&name.as_str()) {
+                params.repeated.push((name.clone(), value.clone()));
+                params.values.entry(name).or_insert(value);
+                continue;
+            }
             if params.values.contains_key(&name) {
                 if !params.duplicates.contains(&name) {
                     params.duplicates.push(name);
@@ -64,6 +75,14 @@ impl Params {
 
     pub fn get(&self, name: &str) -> Option<&str> {
         self.values.get(name).map(String::as_str)
+    }
+
+    /// Every value of a [`REPEATABLE`] parameter, in the order sent.
+    pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.repeated
+            .iter()
+            .filter(move |(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
     }
 
     /// True when `name` was sent more than once.
@@ -137,6 +156,24 @@ mod tests {
         assert!(p.is_duplicate("a"));
         assert!(!p.is_duplicate("b"));
         assert_eq!(p.first_duplicate(), Some("a"));
+    }
+
+    // RFC 8707 §2: `resource` may be sent several times; every value is kept.
+    #[test]
+    fn resource_may_repeat_and_keeps_every_value() {
+        let p =
+            Params::parse(b"resource=https%3A%2F%2Fa&resource=https%3A%2F%2Fb&scope=x").unwrap();
+        assert_eq!(
+            p.get_all("resource").collect::<Vec<_>>(),
+            ["https://a", "https://b"]
+        );
+        assert!(!p.is_duplicate("resource"));
+        assert_eq!(p.first_duplicate(), None);
+        assert_eq!(
+            p.get_all("scope").count(),
+            0,
+            "only repeatable names are listed"
+        );
     }
 
     #[test]

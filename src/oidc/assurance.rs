@@ -184,6 +184,8 @@ mod tests {
             default_acr_values: defaults.iter().map(|d| d.to_string()).collect(),
             require_acr: require,
             enroll_on_step_up: None,
+            resources: Vec::new(),
+            default_resource: None,
         }
     }
 

@@ -27,6 +27,8 @@ pub struct CodeRow {
     pub created_at: i64,
     pub expires_at: i64,
     pub consumed_at: Option<i64>,
+    /// JSON array of the resources (RFC 8707) the authorization request named.
+    pub resources: String,
 }
 
 pub fn insert(conn: &mut DbConnection, row: &CodeRow) -> Result<(), StoreError> {

@@ -37,6 +37,10 @@ pub struct ClientRow {
     pub require_acr: bool,
     /// Offer enrolment of a second factor inside the flow (`None`: the server's setting).
     pub enroll_on_step_up: Option<bool>,
+    /// JSON array of the resources (RFC 8707) the client may ask tokens for.
+    pub resources: String,
+    /// The `aud` of its access tokens when a request names no resource.
+    pub default_resource: Option<String>,
 }
 
 impl std::fmt::Debug for ClientRow {

@@ -32,6 +32,8 @@ pub struct RefreshTokenRow {
     pub last_user_agent: Option<String>,
     /// With a reuse grace period: the sealed response of this token's rotation.
     pub grace_response: Option<Vec<u8>>,
+    /// JSON array of the resources (RFC 8707) the grant was authorized for.
+    pub resources: String,
 }
 
 pub fn insert(conn: &mut DbConnection, row: &RefreshTokenRow) -> Result<(), StoreError> {

@@ -28,6 +28,8 @@ diesel::table! {
         default_acr_values -> Text,
         require_acr -> Bool,
         enroll_on_step_up -> Nullable<Bool>,
+        resources -> Text,
+        default_resource -> Nullable<Text>,
     }
 }
 
@@ -100,6 +102,7 @@ diesel::table! {
         created_at -> BigInt,
         expires_at -> BigInt,
         consumed_at -> Nullable<BigInt>,
+        resources -> Text,
     }
 }
 
@@ -127,6 +130,7 @@ diesel::table! {
         last_ip -> Nullable<Text>,
         last_user_agent -> Nullable<Text>,
         grace_response -> Nullable<Binary>,
+        resources -> Text,
     }
 }
 

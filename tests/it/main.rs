@@ -20,6 +20,7 @@ mod keys;
 mod lifecycle;
 mod logout;
 mod processes;
+mod resources;
 mod revocation;
 mod signin;
 mod step_up;

@@ -23,6 +23,7 @@ use crate::oauth::client::Client;
 use crate::oauth::client::GrantType;
 use crate::oauth::client_auth::{self, AuthError, Presented};
 use crate::oauth::params::Params;
+use crate::oauth::resource;
 use crate::oauth::{pkce, OAuthError};
 use crate::people::sessions::Client as Browser;
 use crate::revocation::{self, Cause, Owner};
@@ -104,7 +105,7 @@ pub fn exchange(
     now: i64,
 ) -> Result<TokenResponse, OAuthError> {
     let client = client_auth::authenticate(conn, &ctx.registry, &ctx.master, request.presented)?;
-    could_be_theirs(conn, request, &client)?;
+    let audience = could_be_theirs(conn, request, &client, &ctx.settings.audience)?;
     let issued = store::transaction(conn, |conn| {
         Ok::<_, StoreError>(run(conn, ctx, request, &client, now))
     })??;
@@ -113,16 +114,27 @@ pub fn exchange(
     let scope = ctx
         .settings
         .unexpired_scopes(&issued.scope, code.auth_time, now);
-    mint::tokens(ctx, &client, &who, &scope, issued.refresh_token, now)
+    mint::tokens(
+        ctx,
+        &client,
+        &who,
+        &scope,
+        audience,
+        issued.refresh_token,
+        now,
+    )
 }
 
 /// The parameters this grant needs, and a code that exists for this client and
-/// redirect URI: checked on a read before the transaction (and again inside it).
+/// redirect URI: checked on a read before the transaction (and again inside it). The
+/// answer is the access token's audience (RFC 8707 §2.2: a `resource` among those the
+/// authorization named); a refused `resource` leaves the code unused.
 fn could_be_theirs(
     conn: &mut DbConnection,
     request: &CodeRequest<'_>,
     client: &Client,
-) -> Result<(), OAuthError> {
+    server_audience: &str,
+) -> Result<String, OAuthError> {
     let (Some(code), Some(redirect_uri)) = (
         request.params.get("code"),
         request.params.get("redirect_uri"),
@@ -132,7 +144,14 @@ fn could_be_theirs(
         ));
     };
     match codes::get(conn, &token::sha256(code.as_bytes()))? {
-        Some(row) if row.client_id == client.id && row.redirect_uri == redirect_uri => Ok(()),
+        Some(row) if row.client_id == client.id && row.redirect_uri == redirect_uri => {
+            resource::audience_for(
+                request.params,
+                &resource::list(&row.resources),
+                client,
+                server_audience,
+            )
+        }
         _ => Err(refused()),
     }
 }
@@ -147,6 +166,7 @@ fn signed_in(code: &CodeRow) -> Authorized<'_> {
         acr: code.acr.as_deref(),
         amr: mint::amr_list(code.amr.as_deref()),
         nonce: code.nonce.as_deref(),
+        resources: resource::list(&code.resources),
     }
 }
 

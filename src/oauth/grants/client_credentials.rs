@@ -15,12 +15,11 @@ use oxide_auth::primitives::registrar::{BoundClient, PreGrant, RegisteredUrl};
 
 use super::{TokenContext, TokenResponse};
 use crate::crypto::token;
-use crate::oauth::client::GrantType;
-use crate::oauth::client::{self as clients, Client};
+use crate::oauth::client::{self as clients, Client, GrantType};
 use crate::oauth::client_auth::{self, Presented};
 use crate::oauth::issuer::{self, AccessTokenClaims};
 use crate::oauth::params::Params;
-use crate::oauth::{scope, OAuthError};
+use crate::oauth::{resource, scope, OAuthError};
 use crate::store::DbConnection;
 
 /// The prefix of a client's subject in its own tokens.
@@ -131,7 +130,10 @@ pub fn exchange(
                 let client = client
                     .as_ref()
                     .ok_or_else(|| OAuthError::unavailable(&"out of order"))?;
-                return issue(ctx, client, &granted, now);
+                // RFC 8707 §2.2: one of the client's resources, or its default audience.
+                let audience =
+                    resource::audience_for(request.params, &[], client, &ctx.settings.audience)?;
+                return issue(ctx, client, &granted, audience, now);
             }
             Output::Err(e) => return Err(machine_error(*e)),
         };
@@ -216,6 +218,7 @@ fn issue(
     ctx: &TokenContext,
     client: &Client,
     scope: &[String],
+    audience: String,
     now: i64,
 ) -> Result<TokenResponse, OAuthError> {
     let s = &ctx.settings;
@@ -227,7 +230,7 @@ fn issue(
         &AccessTokenClaims {
             iss: s.issuer.clone(),
             sub: format!("{SUBJECT_PREFIX}{}", client.id),
-            aud: s.audience.clone(),
+            aud: audience,
             exp: now + ttl,
             iat: now,
             jti: token::random_id(),

@@ -6,6 +6,7 @@ use super::{TokenContext, TokenResponse};
 use crate::crypto::{token, Alg};
 use crate::oauth::client::Client;
 use crate::oauth::issuer::{self, AccessTokenClaims};
+use crate::oauth::resource;
 use crate::oauth::OAuthError;
 use crate::oidc::id_token;
 use crate::people::sessions::Client as Browser;
@@ -23,6 +24,8 @@ pub struct Authorized<'a> {
     pub amr: Vec<String>,
     /// Only in the first ID token (§12.2: a refreshed one has none).
     pub nonce: Option<&'a str>,
+    /// The resources the grant was authorized for (RFC 8707), carried by its refresh tokens.
+    pub resources: Vec<String>,
 }
 
 impl<'a> Authorized<'a> {
@@ -36,6 +39,7 @@ impl<'a> Authorized<'a> {
             acr: row.acr.as_deref(),
             amr: amr_list(row.amr.as_deref()),
             nonce: None,
+            resources: resource::list(&row.resources),
         }
     }
 }
@@ -47,12 +51,15 @@ pub fn amr_list(stored: Option<&str>) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// Access token, and ID token when `openid` is in `scope`, for `client`.
+/// Access token for `audience` (`oauth::resource::audience`), and ID token when
+/// `openid` is in `scope`, for `client`.
+#[allow(clippy::too_many_arguments)]
 pub fn tokens(
     ctx: &TokenContext,
     client: &Client,
     who: &Authorized<'_>,
     scope: &[String],
+    audience: String,
     refresh_token: Option<String>,
     now: i64,
 ) -> Result<TokenResponse, OAuthError> {
@@ -64,7 +71,7 @@ pub fn tokens(
         &AccessTokenClaims {
             iss: s.issuer.clone(),
             sub: who.user_id.to_owned(),
-            aud: s.audience.clone(),
+            aud: audience,
             exp: now + access_ttl,
             iat: now,
             jti: token::random_id(),
@@ -159,6 +166,7 @@ pub fn refresh_token(
         last_ip: parent.and(ctx.origin.ip.clone()),
         last_user_agent: parent.and(ctx.origin.user_agent.clone()),
         grace_response: None,
+        resources: serde_json::to_string(&who.resources).expect("a list serialises"),
     };
     (secret, row)
 }

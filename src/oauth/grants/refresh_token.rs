@@ -31,6 +31,7 @@ use crate::crypto::token;
 use crate::oauth::client::Client;
 use crate::oauth::client_auth::{self, Presented};
 use crate::oauth::params::Params;
+use crate::oauth::resource;
 use crate::oauth::OAuthError;
 use crate::revocation::{self, Cause, Owner};
 use crate::store::refresh_tokens::{self, RefreshTokenRow, Use};
@@ -90,6 +91,8 @@ struct Rotated {
     /// The token that was rotated: the sign-in its successors carry forward.
     row: RefreshTokenRow,
     scope: Vec<String>,
+    /// The access token's `aud` (RFC 8707).
+    audience: String,
     secret: String,
 }
 
@@ -160,7 +163,7 @@ fn exchange(
                         &"the refresh flow advanced out of order",
                     ));
                 };
-                decided = Some(rotate(conn, ctx, client, row, &grant, now)?);
+                decided = Some(rotate(conn, ctx, request.params, client, row, &grant, now)?);
                 // oxide-auth only packages this; the tokens are minted by `respond`,
                 // after the commit.
                 Input::Refreshed(RefreshedToken {
@@ -234,7 +237,15 @@ fn respond(ctx: &TokenContext, rotation: Rotation, now: i64) -> Result<TokenResp
     match rotation {
         Rotation::Rotated(r) => {
             let who = Authorized::from_refresh_token(&r.row);
-            mint::tokens(ctx, &r.client, &who, &r.scope, Some(r.secret), now)
+            mint::tokens(
+                ctx,
+                &r.client,
+                &who,
+                &r.scope,
+                r.audience,
+                Some(r.secret),
+                now,
+            )
         }
         Rotation::Kept(response) => Ok(response),
         // `run` has handed a replay to `reused`; refused either way.
@@ -299,6 +310,7 @@ fn to_grant(row: &RefreshTokenRow, issuer: &str) -> Option<Grant> {
 fn rotate(
     conn: &mut DbConnection,
     ctx: &TokenContext,
+    params: &Params,
     client: Arc<Client>,
     row: RefreshTokenRow,
     grant: &Grant,
@@ -313,6 +325,13 @@ fn rotate(
         .cloned()
         .collect();
     let scope = ctx.settings.unexpired_scopes(&narrowed, row.auth_time, now);
+    // RFC 8707 §2.2: a `resource` among the grant's; refused before anything is written.
+    let audience = resource::audience_for(
+        params,
+        &resource::list(&row.resources),
+        &client,
+        &ctx.settings.audience,
+    )?;
     let used = Use {
         at: now,
         ip: ctx.origin.ip.as_deref(),
@@ -341,12 +360,13 @@ fn rotate(
             client,
             row,
             scope,
+            audience,
             secret,
         })));
     }
     // With a grace period, a replay must find the very response: sealed and stored in
     // the same transaction.
-    let response = mint::tokens(ctx, &client, &who, &scope, Some(secret), now)?;
+    let response = mint::tokens(ctx, &client, &who, &scope, audience, Some(secret), now)?;
     let json = serde_json::to_vec(&response).expect("a response serialises");
     refresh_tokens::set_grace_response(conn, &row.id, &ctx.master.seal(row.id.as_bytes(), &json))?;
     Ok(Rotation::Kept(response))
