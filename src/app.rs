@@ -310,6 +310,10 @@ impl Application {
                     .map_err(crate::config::ConfigError)?,
             ),
             feed: feed.clone(),
+            assertions: Arc::new(crate::oauth::client_assertion::Assertions::new(
+                crate::federation::outbound::Outbound::new(&core.config.federation),
+            )),
+            assertion_audiences: vec![issuer.clone(), format!("{issuer}/token")],
         });
         let workers = core.config.http.workers;
         let body_timeout = core.config.http.body_timeout.0;

@@ -7,8 +7,9 @@ use std::time::{Duration, Instant};
 
 use crate::config::Config;
 use crate::store::{
-    audit, authorization_codes, authorization_requests, federation_states, grants, login_throttle,
-    refresh_tokens, revocation_events, revoked_access_tokens, sessions, DbConnection, StoreError,
+    audit, authorization_codes, authorization_requests, client_assertion_jtis, federation_states,
+    grants, login_throttle, refresh_tokens, revocation_events, revoked_access_tokens, sessions,
+    DbConnection, StoreError,
 };
 
 /// Rows per statement.
@@ -33,6 +34,7 @@ pub struct Removed {
     pub revoked_access_tokens: usize,
     pub revocation_events: usize,
     pub federation_states: usize,
+    pub client_assertion_jtis: usize,
     pub audit_events: usize,
 }
 
@@ -70,6 +72,9 @@ pub fn run_once(conn: &mut DbConnection, config: &Config, now: i64) -> Result<Re
         })?,
         federation_states: in_batches(deadline, || {
             federation_states::delete_stale(conn, now, BATCH)
+        })?,
+        client_assertion_jtis: in_batches(deadline, || {
+            client_assertion_jtis::delete_stale(conn, now, BATCH)
         })?,
         audit_events: in_batches(deadline, || {
             audit::delete_older_than(conn, audit_cutoff, BATCH)

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::jws::Alg;
+use crate::jws::{Alg, PublicKey};
 use crate::{b64url, sha256};
 
 /// The public half of a signing key, as published in the JWKS.
@@ -67,6 +67,44 @@ impl PublicJwk {
         object.insert("alg".into(), alg.as_str().into());
         value
     }
+}
+
+/// One entry of a JWK Set: the key members, plus what says whether we may use it.
+#[derive(Deserialize)]
+struct Entry {
+    kid: Option<String>,
+    #[serde(rename = "use")]
+    use_: Option<String>,
+    alg: Option<String>,
+    #[serde(flatten)]
+    key: serde_json::Value,
+}
+
+/// The signing keys of a JWK Set (RFC 7517 §5) that verify one of `allowed`, by `kid`.
+/// Skipped, as §5 asks of what we do not understand: keys without a `kid`, for
+/// encryption (`use` other than `sig`), naming another algorithm than their type's
+/// (§4.4), of other types or curves, or not allowed.
+pub fn signing_keys(jwks: &serde_json::Value, allowed: &[Alg]) -> Vec<(String, PublicKey)> {
+    let Some(entries) = jwks.get("keys").and_then(|k| k.as_array()) else {
+        return Vec::new();
+    };
+    entries
+        .iter()
+        .filter_map(|entry| {
+            let entry: Entry = serde_json::from_value(entry.clone()).ok()?;
+            if entry.use_.as_deref().is_some_and(|u| u != "sig") {
+                return None;
+            }
+            let jwk: PublicJwk = serde_json::from_value(entry.key).ok()?;
+            let key = PublicKey::from_jwk(&jwk).ok()?;
+            if entry.alg.is_some_and(|alg| alg != key.alg().as_str())
+                || !allowed.contains(&key.alg())
+            {
+                return None;
+            }
+            Some((entry.kid?, key))
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -73,6 +73,12 @@ pub struct ClientConfig {
     /// `tokens.audience`); one of `resources`.
     #[serde(default)]
     pub default_resource: Option<String>,
+    /// `private_key_jwt`: the client's public keys, a JWK Set (RFC 7517 §5) …
+    #[serde(default)]
+    pub jwks: Option<serde_json::Value>,
+    /// … or the URL it is published at (fetched, cached, refetched for a new `kid`).
+    #[serde(default)]
+    pub jwks_uri: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -16,6 +16,7 @@ pub async fn introspect(
     body: web::Bytes,
 ) -> Result<HttpResponse, OAuthError> {
     let (_, token, presented) = about_a_token(&req, &body)?;
+    let presented = state.settle(presented).await?;
     if matches!(presented, Presented::Public { .. }) {
         return Err(presented
             .refused()

@@ -72,6 +72,28 @@ pub struct AppState {
     pub federation: Arc<crate::federation::Federation>,
     /// The newest revocation this instance knows of, for `/revocations` followers.
     pub feed: Arc<crate::revocation::feed::Feed>,
+    /// `private_key_jwt`: the clients' fetched key sets (`oauth::client_assertion`).
+    pub assertions: Arc<crate::oauth::client_assertion::Assertions>,
+    /// What a client assertion's `aud` may name: the issuer and the token endpoint.
+    pub assertion_audiences: Vec<String>,
+}
+
+impl AppState {
+    /// The request's client credentials, with a `private_key_jwt` assertion settled.
+    pub async fn settle(
+        &self,
+        presented: crate::oauth::client_auth::Presented,
+    ) -> Result<crate::oauth::client_auth::Presented, crate::oauth::OAuthError> {
+        self.assertions
+            .settle(
+                &self.db,
+                &self.registry,
+                presented,
+                &self.assertion_audiences,
+                self.clock.now(),
+            )
+            .await
+    }
 }
 
 /// Every route, so that tests and the binary mount the same application.

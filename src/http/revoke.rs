@@ -17,6 +17,7 @@ pub async fn revoke(
     body: web::Bytes,
 ) -> Result<HttpResponse, OAuthError> {
     let (params, token, presented) = about_a_token(&req, &body)?;
+    let presented = state.settle(presented).await?;
     let hint = params.get("token_type_hint").map(str::to_owned);
     let (keys, settings, master) = (
         state.keys.current(),

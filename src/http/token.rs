@@ -33,7 +33,9 @@ pub async fn token(
         "client_credentials" => Grant::ClientCredentials,
         _ => return Err(OAuthError::unsupported_grant_type()),
     };
-    let presented = client_auth::presented(&params, authorization(&req))?;
+    let presented = state
+        .settle(client_auth::presented(&params, authorization(&req))?)
+        .await?;
     let ctx = TokenContext {
         settings: state.tokens.clone(),
         keys: state.keys.current(),

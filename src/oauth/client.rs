@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::scope;
 use crate::config::ClientConfig;
+use crate::crypto::jws::PublicKey;
 use crate::crypto::{Alg, MasterKey};
 use crate::store::clients::{self, ClientRow};
 use crate::store::{DbConnection, StoreError};
@@ -33,6 +34,8 @@ impl GrantType {
 pub enum AuthMethod {
     ClientSecretBasic,
     ClientSecretPost,
+    /// RFC 7523 §2.2, OpenID Connect Core §9: a JWT signed with the client's key.
+    PrivateKeyJwt,
     None,
 }
 
@@ -45,6 +48,7 @@ impl AuthMethod {
         match self {
             AuthMethod::ClientSecretBasic => "client_secret_basic",
             AuthMethod::ClientSecretPost => "client_secret_post",
+            AuthMethod::PrivateKeyJwt => "private_key_jwt",
             AuthMethod::None => "none",
         }
     }
@@ -59,16 +63,37 @@ const DEFAULT_GRANTS: [GrantType; 2] = [GrantType::AuthorizationCode, GrantType:
 /// Checks a client registration; the error names the field.
 pub fn validate(c: &ClientConfig) -> Result<(), String> {
     validate_client_id(&c.client_id).map_err(|e| format!("client_id: {e}"))?;
-    match (c.public, &c.client_secret) {
-        (true, Some(_)) => return Err("client_secret: a public client has no secret".into()),
-        (false, None) => {
+    let method = auth_method(c)?;
+    match (c.public, &c.client_secret, method) {
+        (true, Some(_), _) => return Err("client_secret: a public client has no secret".into()),
+        (false, Some(_), AuthMethod::PrivateKeyJwt) => {
+            return Err("client_secret: a private_key_jwt client signs with its key instead".into())
+        }
+        (false, None, AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost) => {
             return Err(
                 "client_secret: required for a confidential client (or set public = true)".into(),
             )
         }
         _ => {}
     }
-    auth_method(c)?;
+    match (method, &c.jwks, &c.jwks_uri) {
+        (AuthMethod::PrivateKeyJwt, None, None) => {
+            return Err("jwks: private_key_jwt needs jwks or jwks_uri".into())
+        }
+        (_, Some(_), Some(_)) => return Err("jwks: give jwks or jwks_uri, not both".into()),
+        (AuthMethod::PrivateKeyJwt, Some(jwks), None) => {
+            if portcullis_jose::jwk::signing_keys(jwks, &Alg::ALL).is_empty() {
+                return Err("jwks: no RS256 or ES256 signing key with a kid (RFC 7517 §5)".into());
+            }
+        }
+        (AuthMethod::PrivateKeyJwt, None, Some(uri)) => {
+            if !url::Url::parse(uri).is_ok_and(|u| u.scheme() == "https" || u.scheme() == "http") {
+                return Err(format!("jwks_uri: {uri:?} is not an http(s) URL"));
+            }
+        }
+        (_, None, None) => {}
+        _ => return Err("jwks: only for token_endpoint_auth_method = private_key_jwt".into()),
+    }
     let grants = grant_types(c)?;
     if c.public && grants.contains(&GrantType::ClientCredentials) {
         return Err("grant_types: a public client cannot use client_credentials".into());
@@ -199,12 +224,17 @@ fn auth_method(c: &ClientConfig) -> Result<AuthMethod, String> {
         None if c.public => AuthMethod::None,
         None => AuthMethod::ClientSecretBasic,
         Some(m) => AuthMethod::parse(m).ok_or_else(|| {
-            format!("token_endpoint_auth_method: {m:?} is not one of client_secret_basic, client_secret_post, none")
+            format!("token_endpoint_auth_method: {m:?} is not one of client_secret_basic, client_secret_post, private_key_jwt, none")
         })?,
     };
     match (c.public, method) {
         (true, AuthMethod::None)
-        | (false, AuthMethod::ClientSecretBasic | AuthMethod::ClientSecretPost) => Ok(method),
+        | (
+            false,
+            AuthMethod::ClientSecretBasic
+            | AuthMethod::ClientSecretPost
+            | AuthMethod::PrivateKeyJwt,
+        ) => Ok(method),
         (true, _) => Err("token_endpoint_auth_method: a public client uses none".into()),
         (false, _) => {
             Err("token_endpoint_auth_method: a confidential client cannot use none".into())
@@ -303,6 +333,9 @@ pub struct Client {
     /// The resources (RFC 8707) it may ask tokens for, and the `aud` when it names none.
     pub resources: Vec<String>,
     pub default_resource: Option<String>,
+    /// `private_key_jwt`: the registered keys, by `kid` (or where to fetch them).
+    pub jwks: Option<Arc<Vec<(String, PublicKey)>>>,
+    pub jwks_uri: Option<String>,
 }
 
 impl std::fmt::Debug for Client {
@@ -356,6 +389,16 @@ impl Client {
             default_acr_values: list("default_acr_values", &row.default_acr_values)?,
             resources: list("resources", &row.resources)?,
             default_resource: row.default_resource,
+            jwks: row
+                .jwks
+                .as_deref()
+                .map(|j| {
+                    serde_json::from_str::<serde_json::Value>(j)
+                        .map(|v| Arc::new(portcullis_jose::jwk::signing_keys(&v, &Alg::ALL)))
+                        .map_err(|e| corrupt("jwks", &e))
+                })
+                .transpose()?,
+            jwks_uri: row.jwks_uri,
             id: row.id,
             client_name: row.client_name,
             secret_hash: row.secret_hash,
@@ -459,6 +502,8 @@ pub fn to_row(
         enroll_on_step_up: c.enroll_on_step_up,
         resources: json_list(&c.resources),
         default_resource: c.default_resource.clone(),
+        jwks: c.jwks.as_ref().map(|j| j.to_string()),
+        jwks_uri: c.jwks_uri.clone(),
     })
 }
 

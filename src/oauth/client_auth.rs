@@ -1,13 +1,15 @@
 //! Client authentication at the token endpoint (RFC 6749 §2.3, §3.2.1; checklist §1.26):
-//! `client_secret_basic`, `client_secret_post`, and `none` for public clients. One
-//! method per request; the registered method is the only one accepted; secrets are
-//! compared in constant time against their stored HMAC.
+//! `client_secret_basic`, `client_secret_post`, `private_key_jwt` (settled first by
+//! `oauth::client_assertion`), and `none` for public clients. One method per request;
+//! the registered method is the only one accepted; secrets are compared in constant
+//! time against their stored HMAC.
 
 use std::sync::Arc;
 
 use base64::Engine;
 use percent_encoding::percent_decode_str;
 
+use super::client_assertion;
 use super::params::Params;
 use super::registry::Registry;
 use super::OAuthError;
@@ -30,6 +32,15 @@ pub enum Presented {
     Public {
         client_id: String,
     },
+    /// A `private_key_jwt` assertion, not checked yet.
+    Assertion {
+        client_id: String,
+        assertion: String,
+    },
+    /// An assertion `client_assertion::Assertions::settle` verified for this request.
+    Asserted {
+        client_id: String,
+    },
 }
 
 impl std::fmt::Debug for Presented {
@@ -45,14 +56,18 @@ impl Presented {
         match self {
             Presented::Basic { client_id, .. }
             | Presented::Post { client_id, .. }
-            | Presented::Public { client_id } => client_id,
+            | Presented::Public { client_id }
+            | Presented::Assertion { client_id, .. }
+            | Presented::Asserted { client_id } => client_id,
         }
     }
 
     pub fn secret(&self) -> Option<&str> {
         match self {
             Presented::Basic { secret, .. } | Presented::Post { secret, .. } => Some(secret),
-            Presented::Public { .. } => None,
+            Presented::Public { .. } | Presented::Assertion { .. } | Presented::Asserted { .. } => {
+                None
+            }
         }
     }
 
@@ -74,6 +89,9 @@ pub fn presented(params: &Params, authorization: Option<&str>) -> Result<Present
         return Err(OAuthError::invalid_request(
             "client_id or client_secret was sent more than once",
         ));
+    }
+    if params.get("client_assertion").is_some() || params.get("client_assertion_type").is_some() {
+        return assertion(params, authorization.is_some() || body_secret.is_some());
     }
     if let Some(header) = authorization {
         let (client_id, secret) = basic(header).ok_or_else(|| OAuthError::invalid_client(true))?;
@@ -102,6 +120,45 @@ pub fn presented(params: &Params, authorization: Option<&str>) -> Result<Present
             Err(OAuthError::invalid_client(false).describe("client authentication is required"))
         }
     }
+}
+
+/// RFC 7521 §4.2: `client_assertion_type` and `client_assertion`, alone.
+fn assertion(params: &Params, other_method: bool) -> Result<Presented, OAuthError> {
+    if other_method {
+        return Err(OAuthError::invalid_request(
+            "use one client authentication method",
+        ));
+    }
+    let (Some(kind), Some(assertion)) = (
+        params.get("client_assertion_type"),
+        params.get("client_assertion"),
+    ) else {
+        return Err(OAuthError::invalid_request(
+            "client_assertion and client_assertion_type go together",
+        ));
+    };
+    if kind != client_assertion::ASSERTION_TYPE {
+        return Err(OAuthError::invalid_client(false)
+            .describe("the only client_assertion_type is jwt-bearer (RFC 7523)"));
+    }
+    let claimed = client_assertion::claimed_client(assertion);
+    let client_id = match (params.get("client_id"), claimed) {
+        (Some(id), Some(sub)) if id != sub => {
+            return Err(OAuthError::invalid_client(false)
+                .describe("client_id does not match the client assertion"))
+        }
+        (Some(id), _) => id.to_owned(),
+        (None, Some(sub)) => sub,
+        (None, None) => {
+            return Err(
+                OAuthError::invalid_client(false).describe("the client assertion is malformed")
+            )
+        }
+    };
+    Ok(Presented::Assertion {
+        client_id,
+        assertion: assertion.to_owned(),
+    })
 }
 
 /// RFC 7617 with RFC 6749 §2.3.1: both halves are form-urlencoded before base64.
@@ -183,10 +240,15 @@ pub fn check(
         (client.token_endpoint_auth_method, presented),
         (AuthMethod::ClientSecretBasic, Presented::Basic { .. })
             | (AuthMethod::ClientSecretPost, Presented::Post { .. })
+            | (AuthMethod::PrivateKeyJwt, Presented::Asserted { .. })
             | (AuthMethod::None, Presented::Public { .. })
     );
     let credentials_ok = match presented {
         Presented::Public { .. } => client.public,
+        // Verified against the client's own keys for this request.
+        Presented::Asserted { .. } => !client.public,
+        // Never settled: refused.
+        Presented::Assertion { .. } => false,
         _ => secret_ok && !client.public,
     };
     if method_ok && credentials_ok {

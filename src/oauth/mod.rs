@@ -4,6 +4,7 @@
 
 pub mod authorize;
 pub mod client;
+pub mod client_assertion;
 pub mod client_auth;
 pub mod error;
 pub mod grants;

@@ -186,6 +186,8 @@ mod tests {
             enroll_on_step_up: None,
             resources: Vec::new(),
             default_resource: None,
+            jwks: None,
+            jwks_uri: None,
         }
     }
 

@@ -15,10 +15,12 @@ pub struct ProviderMetadata {
     pub userinfo_endpoint: String,
     /// RFC 8414 §2 (RFC 7662).
     pub introspection_endpoint: String,
-    pub introspection_endpoint_auth_methods_supported: [&'static str; 2],
+    pub introspection_endpoint_auth_methods_supported: [&'static str; 3],
+    pub introspection_endpoint_auth_signing_alg_values_supported: [&'static str; 2],
     /// RFC 8414 §2 (RFC 7009).
     pub revocation_endpoint: String,
-    pub revocation_endpoint_auth_methods_supported: [&'static str; 3],
+    pub revocation_endpoint_auth_methods_supported: [&'static str; 4],
+    pub revocation_endpoint_auth_signing_alg_values_supported: [&'static str; 2],
     /// Ours (RFC 8414 §2 allows more metadata): the revocation feed resource servers
     /// follow (`GET`, HTTP Basic, SSE or long poll).
     pub revocation_feed_endpoint: String,
@@ -33,7 +35,9 @@ pub struct ProviderMetadata {
     pub grant_types_supported: [&'static str; 3],
     pub subject_types_supported: [&'static str; 1],
     pub id_token_signing_alg_values_supported: Vec<&'static str>,
-    pub token_endpoint_auth_methods_supported: [&'static str; 3],
+    pub token_endpoint_auth_methods_supported: [&'static str; 4],
+    /// RFC 8414 §2: the algorithms of `private_key_jwt` assertions.
+    pub token_endpoint_auth_signing_alg_values_supported: [&'static str; 2],
     /// RFC 7636 §4.2 via RFC 9700 §2.1.1: S256 only.
     pub code_challenge_methods_supported: [&'static str; 1],
     /// RFC 9207 §3.
@@ -62,13 +66,17 @@ impl ProviderMetadata {
             introspection_endpoint_auth_methods_supported: [
                 "client_secret_basic",
                 "client_secret_post",
+                "private_key_jwt",
             ],
+            introspection_endpoint_auth_signing_alg_values_supported: ["RS256", "ES256"],
             revocation_endpoint: at("/revoke"),
             revocation_endpoint_auth_methods_supported: [
                 "client_secret_basic",
                 "client_secret_post",
+                "private_key_jwt",
                 "none",
             ],
+            revocation_endpoint_auth_signing_alg_values_supported: ["RS256", "ES256"],
             revocation_feed_endpoint: at("/revocations"),
             end_session_endpoint: at("/logout"),
             jwks_uri: at("/jwks"),
@@ -81,8 +89,10 @@ impl ProviderMetadata {
             token_endpoint_auth_methods_supported: [
                 "client_secret_basic",
                 "client_secret_post",
+                "private_key_jwt",
                 "none",
             ],
+            token_endpoint_auth_signing_alg_values_supported: ["RS256", "ES256"],
             code_challenge_methods_supported: ["S256"],
             authorization_response_iss_parameter_supported: true,
             claims_supported: [

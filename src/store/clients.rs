@@ -41,6 +41,9 @@ pub struct ClientRow {
     pub resources: String,
     /// The `aud` of its access tokens when a request names no resource.
     pub default_resource: Option<String>,
+    /// `private_key_jwt`: the client's JWK Set (JSON), or where it is published.
+    pub jwks: Option<String>,
+    pub jwks_uri: Option<String>,
 }
 
 impl std::fmt::Debug for ClientRow {

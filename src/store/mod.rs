@@ -19,6 +19,7 @@ use diesel::r2d2::{self, Pool, R2D2Connection};
 pub mod audit;
 pub mod authorization_codes;
 pub mod authorization_requests;
+pub mod client_assertion_jtis;
 pub mod clients;
 pub mod consents;
 pub mod federated_identities;

@@ -30,6 +30,8 @@ diesel::table! {
         enroll_on_step_up -> Nullable<Bool>,
         resources -> Text,
         default_resource -> Nullable<Text>,
+        jwks -> Nullable<Text>,
+        jwks_uri -> Nullable<Text>,
     }
 }
 
@@ -261,6 +263,14 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    client_assertion_jtis (client_id, jti) {
+        client_id -> Text,
+        jti -> Text,
+        expires_at -> BigInt,
+    }
+}
+
 /// Calls the macro `$m` with every table, so the lists that need them all (below, and
 /// `store::verify_schema`) cannot drift.
 macro_rules! with_all_tables {
@@ -283,6 +293,7 @@ macro_rules! with_all_tables {
             authorization_requests,
             federation_states,
             revocation_events,
+            client_assertion_jtis,
             client_generation
         );
     };

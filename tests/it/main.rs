@@ -19,6 +19,7 @@ mod health;
 mod keys;
 mod lifecycle;
 mod logout;
+mod private_key_jwt;
 mod processes;
 mod resources;
 mod revocation;

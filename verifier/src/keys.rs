@@ -9,8 +9,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use portcullis_jose::jws::{self, PublicKey, Verified};
-use portcullis_jose::{Alg, PublicJwk};
-use serde::Deserialize;
+use portcullis_jose::{jwk, Alg};
 use tokio::time::Instant;
 
 use crate::Rejection;
@@ -41,22 +40,6 @@ pub(crate) struct RemoteKeys {
     /// When the last fetch for an unknown `kid` started.
     last_forced: Mutex<Option<Instant>>,
     refreshing: AtomicBool,
-}
-
-/// One entry of a JWKS: the key members plus what tells us whether we may use it.
-#[derive(Deserialize)]
-struct Entry {
-    kid: Option<String>,
-    #[serde(rename = "use")]
-    use_: Option<String>,
-    alg: Option<String>,
-    #[serde(flatten)]
-    key: serde_json::Value,
-}
-
-#[derive(Deserialize)]
-struct Jwks {
-    keys: Vec<serde_json::Value>,
 }
 
 enum Fetched {
@@ -219,14 +202,15 @@ impl RemoteKeys {
             .get(reqwest::header::ETAG)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let jwks: Jwks = response
+        let jwks: serde_json::Value = response
             .json()
             .await
             .map_err(|e| format!("{}: {e}", self.jwks_uri))?;
-        let keys = jwks
-            .keys
+        if !jwks.get("keys").is_some_and(|k| k.is_array()) {
+            return Err(format!("{}: not a JWK Set", self.jwks_uri));
+        }
+        let keys = jwk::signing_keys(&jwks, &self.allowed)
             .into_iter()
-            .filter_map(|entry| self.usable(entry))
             .collect();
         Ok(Fetched::Keys(Snapshot {
             keys,
@@ -234,25 +218,6 @@ impl RemoteKeys {
             etag,
             generation,
         }))
-    }
-
-    /// A signing key with a `kid`, of an allowed algorithm; anything else is skipped
-    /// (RFC 7517 §5: ignore what we do not understand).
-    fn usable(&self, entry: serde_json::Value) -> Option<(String, PublicKey)> {
-        let entry: Entry = serde_json::from_value(entry).ok()?;
-        if entry.use_.as_deref().is_some_and(|u| u != "sig") {
-            return None;
-        }
-        let jwk: PublicJwk = serde_json::from_value(entry.key).ok()?;
-        let key = PublicKey::from_jwk(&jwk).ok()?;
-        // RFC 7517 §4.4: a key that names its algorithm is used with that one only.
-        if entry.alg.is_some_and(|alg| alg != key.alg().as_str()) {
-            return None;
-        }
-        if !self.allowed.contains(&key.alg()) {
-            return None;
-        }
-        Some((entry.kid?, key))
     }
 }
 
