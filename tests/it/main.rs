@@ -26,6 +26,7 @@ mod revocation;
 mod signin;
 mod step_up;
 mod storage;
+mod three_servers;
 mod token;
 mod userinfo;
 mod verifier;

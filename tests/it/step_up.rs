@@ -10,15 +10,13 @@ use portcullis::config::{Lifetime, Secret, UserConfig};
 use portcullis::oidc::acr::{MFA, PAPE_MULTI_FACTOR, PWD};
 use serde_json::Value;
 
+use crate::common::mfa::{code_at, mid_step, type_code, ALICE_TOTP};
 use crate::common::oidc::{
     self, account_with, authorize_url, browser, claims, csrf_of, drive, introspect, location, pkce,
     query_of, redeem, refresh, session_cookie, FIRST, FIRST_CALLBACK, PASSWORD, WEB, WEB_CALLBACK,
     WEB_SECRET,
 };
 use crate::common::TestApp;
-
-/// Alice's authenticator secret (base32), pre-enrolled from the configuration.
-const ALICE_TOTP: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
 
 /// Alice with a second factor, Bob without; `web` may ask for `payment`, which needs
 /// `mfa` and lapses five minutes after it was proved.
@@ -51,24 +49,6 @@ async fn spawn_with(customize: impl FnOnce(&mut portcullis::Config)) -> TestApp 
     app
 }
 
-/// Moves the server's clock to ten seconds into a 30-second step, so that a code
-/// computed now is judged in the same step however slow the machine.
-fn mid_step(app: &TestApp) {
-    let into = app.clock.now().rem_euclid(30);
-    app.clock.advance((40 - into) % 30);
-}
-
-/// The code an authenticator app with `secret` shows `offset` seconds from the server's now.
-fn code_at(app: &TestApp, secret: &str, offset: i64) -> String {
-    let bytes = totp_rs::Secret::try_from_base32(secret).unwrap();
-    let totp = totp_rs::Builder::new()
-        .with_secret(bytes.as_bytes().to_vec())
-        .build()
-        .unwrap();
-    totp.generate(u64::try_from(app.clock.now() + offset).unwrap())
-        .to_string()
-}
-
 /// A browser with a password session for `username`.
 async fn signed_in(app: &TestApp, username: &str) -> reqwest::Client {
     let browser = browser();
@@ -92,31 +72,6 @@ async fn sign_in(app: &TestApp, browser: &reqwest::Client, username: &str) -> re
         .unwrap();
     assert_eq!(location(&response), "/account");
     response
-}
-
-/// Posts `code` on the step-up page at `path` (`/login/otp?request=…`, or `/login/otp`).
-async fn type_code(
-    app: &TestApp,
-    browser: &reqwest::Client,
-    path: &str,
-    code: &str,
-) -> reqwest::Response {
-    let page = browser.get(app.url(path)).send().await.unwrap();
-    assert_eq!(page.status(), 200, "the code page");
-    let csrf = csrf_of(&page.text().await.unwrap());
-    let request = query_of(&app.url(path))
-        .remove("request")
-        .unwrap_or_default();
-    browser
-        .post(app.url("/login/otp"))
-        .form(&[
-            ("csrf", csrf.as_str()),
-            ("code", code),
-            ("request", &request),
-        ])
-        .send()
-        .await
-        .unwrap()
 }
 
 /// Whether a code typed on `/login/otp` (no request waiting) was accepted.

@@ -13,6 +13,7 @@ use tempfile::TempDir;
 
 pub mod fake_facebook;
 pub mod fake_upstream;
+pub mod mfa;
 pub mod oidc;
 
 pub const SECRET_KEY: &str = "integration-tests-secret-key-0123456789";
