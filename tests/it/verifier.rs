@@ -253,3 +253,41 @@ async fn an_unreachable_feed_fails_open_or_closed_as_configured() {
     assert_eq!(refused.status(), 503);
     assert_eq!(refused.www_authenticate(None), None);
 }
+
+/// Introspection answers are reused for the cache's lifetime (keyed by the token's
+/// hash): a burst costs one round trip, and a revocation shows once the entry lapses —
+/// at once without a cache.
+#[tokio::test]
+async fn introspection_answers_are_cached_for_their_lifetime() {
+    let app = TestApp::spawn_with(oidc::with_apps).await;
+    let tokens = offline_tokens(&app).await;
+    let access = tokens["access_token"].as_str().unwrap();
+    let cached = verifier_for(&app, &aud(access), |b| {
+        b.client_credentials(API, API_SECRET)
+    })
+    .await;
+    let uncached = verifier_for(&app, &aud(access), |b| {
+        b.client_credentials(API, API_SECRET)
+            .introspection_cache(Duration::ZERO)
+    })
+    .await;
+    assert!(cached.introspect(access).await.is_ok());
+    assert!(uncached.introspect(access).await.is_ok());
+    let response = app
+        .http
+        .post(app.url("/revoke"))
+        .basic_auth(WEB, Some(WEB_SECRET))
+        .form(&[("token", access)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(
+        cached.introspect(access).await.is_ok(),
+        "the cached answer (kept until the token expires)"
+    );
+    assert_eq!(
+        uncached.introspect(access).await.unwrap_err(),
+        Rejection::InvalidToken("the token is not active".into())
+    );
+}
