@@ -8,7 +8,7 @@ use portcullis::config::{ClientConfig, Lifetime, Secret};
 use serde_json::Value;
 
 use crate::common::oidc::{
-    self, introspect, offline_tokens, refresh, API, API_SECRET, WEB, WEB_SECRET,
+    self, introspect, offline_tokens, refresh, revoke_as, API, API_SECRET, WEB, WEB_SECRET,
 };
 use crate::common::TestApp;
 
@@ -473,21 +473,6 @@ async fn only_its_own_client_and_resource_servers_may_introspect_a_token() {
             serde_json::json!({ "active": false })
         );
     }
-}
-
-async fn revoke_as(
-    app: &TestApp,
-    client: &str,
-    secret: &str,
-    form: &[(&str, &str)],
-) -> reqwest::Response {
-    app.http
-        .post(app.url("/revoke"))
-        .basic_auth(client, Some(secret))
-        .form(form)
-        .send()
-        .await
-        .unwrap()
 }
 
 #[tokio::test]

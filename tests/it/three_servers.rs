@@ -93,6 +93,20 @@ fn challenge(response: &reqwest::Response) -> String {
         .to_owned()
 }
 
+/// A request to a resource server with a bearer token.
+async fn call(
+    http: &reqwest::Client,
+    method: reqwest::Method,
+    url: String,
+    token: &str,
+) -> reqwest::Response {
+    http.request(method, url)
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+}
+
 /// The value of `name="…"` in a challenge.
 fn attribute(challenge: &str, name: &str) -> Option<String> {
     let start = challenge.find(&format!("{name}=\""))? + name.len() + 2;
@@ -150,23 +164,25 @@ async fn the_three_servers_walk_sign_in_images_step_up_and_a_disabled_user() {
     let access = tokens["access_token"].as_str().unwrap().to_owned();
     assert_eq!(claims(&access)["aud"], API_RESOURCE);
 
-    let me = http
-        .get(format!("{api_url}/me"))
-        .bearer_auth(&access)
-        .send()
-        .await
-        .unwrap();
+    let me = call(
+        &http,
+        reqwest::Method::GET,
+        format!("{api_url}/me"),
+        &access,
+    )
+    .await;
     assert_eq!(me.status(), 200);
     let me: Value = me.json().await.unwrap();
     assert_eq!(me["sub"], claims(&access)["sub"]);
 
     // An image, through the API, which calls the image server with its own token.
-    let photo = http
-        .get(format!("{api_url}/photos/42"))
-        .bearer_auth(&access)
-        .send()
-        .await
-        .unwrap();
+    let photo = call(
+        &http,
+        reqwest::Method::GET,
+        format!("{api_url}/photos/42"),
+        &access,
+    )
+    .await;
     assert_eq!(photo.status(), 200);
     assert_eq!(photo.headers()["content-type"], "image/svg+xml");
     assert!(photo
@@ -176,12 +192,13 @@ async fn the_three_servers_walk_sign_in_images_step_up_and_a_disabled_user() {
         .contains("image 42 for api-server"));
 
     // The image server refuses the person's token (its audience is the API) …
-    let direct = http
-        .get(format!("{images_url}/images/42"))
-        .bearer_auth(&access)
-        .send()
-        .await
-        .unwrap();
+    let direct = call(
+        &http,
+        reqwest::Method::GET,
+        format!("{images_url}/images/42"),
+        &access,
+    )
+    .await;
     assert_eq!(direct.status(), 401);
     assert!(challenge(&direct).contains("error=\"invalid_token\""));
     // … and an API token without images:read.
@@ -201,12 +218,13 @@ async fn the_three_servers_walk_sign_in_images_step_up_and_a_disabled_user() {
         .unwrap();
     let narrow = listing["access_token"].as_str().unwrap();
     assert_eq!(claims(narrow)["aud"], IMAGES_RESOURCE);
-    let refused = http
-        .get(format!("{images_url}/images/42"))
-        .bearer_auth(narrow)
-        .send()
-        .await
-        .unwrap();
+    let refused = call(
+        &http,
+        reqwest::Method::GET,
+        format!("{images_url}/images/42"),
+        narrow,
+    )
+    .await;
     assert_eq!(refused.status(), 403);
     assert_eq!(
         attribute(&challenge(&refused), "scope").as_deref(),
@@ -214,12 +232,13 @@ async fn the_three_servers_walk_sign_in_images_step_up_and_a_disabled_user() {
     );
 
     // A payment needs mfa: RFC 9470's challenge says which level to come back with.
-    let pay = http
-        .post(format!("{api_url}/payments"))
-        .bearer_auth(&access)
-        .send()
-        .await
-        .unwrap();
+    let pay = call(
+        &http,
+        reqwest::Method::POST,
+        format!("{api_url}/payments"),
+        &access,
+    )
+    .await;
     assert_eq!(pay.status(), 401);
     let asked = challenge(&pay);
     assert_eq!(
@@ -255,12 +274,13 @@ async fn the_three_servers_walk_sign_in_images_step_up_and_a_disabled_user() {
     .await;
     let strong = stepped["access_token"].as_str().unwrap().to_owned();
     assert_eq!(claims(&strong)["acr"], MFA);
-    let pay = http
-        .post(format!("{api_url}/payments"))
-        .bearer_auth(&strong)
-        .send()
-        .await
-        .unwrap();
+    let pay = call(
+        &http,
+        reqwest::Method::POST,
+        format!("{api_url}/payments"),
+        &strong,
+    )
+    .await;
     assert_eq!(pay.status(), 200);
     let paid: Value = pay.json().await.unwrap();
     assert_eq!(paid["paid"], true);
@@ -271,12 +291,13 @@ async fn the_three_servers_walk_sign_in_images_step_up_and_a_disabled_user() {
     assert!(output.status.success(), "{}", stdout(&output));
     let disabled_at = Instant::now();
     let refused = eventually(5, || async {
-        let r = http
-            .get(format!("{api_url}/me"))
-            .bearer_auth(&strong)
-            .send()
-            .await
-            .unwrap();
+        let r = call(
+            &http,
+            reqwest::Method::GET,
+            format!("{api_url}/me"),
+            &strong,
+        )
+        .await;
         r.status() == 401 && challenge(&r).contains("the token has been revoked")
     })
     .await;

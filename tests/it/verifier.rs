@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use portcullis_verifier::{FeedOutage, Rejection, Requirement, Verifier};
 
-use crate::common::oidc::{self, claims, offline_tokens, API, API_SECRET, WEB, WEB_SECRET};
+use crate::common::oidc::{
+    self, claims, offline_tokens, revoke_as, API, API_SECRET, WEB, WEB_SECRET,
+};
 use crate::common::{eventually, stdout, TestApp};
 
 /// A verifier of `app`'s tokens on `app`'s clock, for the audience its tokens carry.
@@ -153,14 +155,7 @@ async fn the_verifier_follows_the_feed_and_refuses_what_was_revoked() {
     assert!(v.verify(a).await.is_ok());
     assert!(v.verify(b).await.is_ok());
 
-    let response = app
-        .http
-        .post(app.url("/revoke"))
-        .basic_auth(WEB, Some(WEB_SECRET))
-        .form(&[("token", a)])
-        .send()
-        .await
-        .unwrap();
+    let response = revoke_as(&app, WEB, WEB_SECRET, &[("token", a)]).await;
     assert_eq!(response.status(), 200);
     let revoked = |token: String| {
         let v = v.clone();
@@ -211,14 +206,7 @@ async fn introspection_mode_asks_the_issuer() {
 
     let other = offline_tokens(&app).await;
     let other = other["access_token"].as_str().unwrap();
-    let response = app
-        .http
-        .post(app.url("/revoke"))
-        .basic_auth(WEB, Some(WEB_SECRET))
-        .form(&[("token", other)])
-        .send()
-        .await
-        .unwrap();
+    let response = revoke_as(&app, WEB, WEB_SECRET, &[("token", other)]).await;
     assert_eq!(response.status(), 200);
     let refused = v.authorize(Some(&bearer(other)), &live).await.unwrap_err();
     assert_eq!(
@@ -273,14 +261,7 @@ async fn introspection_answers_are_cached_for_their_lifetime() {
     .await;
     assert!(cached.introspect(access).await.is_ok());
     assert!(uncached.introspect(access).await.is_ok());
-    let response = app
-        .http
-        .post(app.url("/revoke"))
-        .basic_auth(WEB, Some(WEB_SECRET))
-        .form(&[("token", access)])
-        .send()
-        .await
-        .unwrap();
+    let response = revoke_as(&app, WEB, WEB_SECRET, &[("token", access)]).await;
     assert_eq!(response.status(), 200);
     assert!(
         cached.introspect(access).await.is_ok(),

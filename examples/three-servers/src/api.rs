@@ -50,6 +50,15 @@ struct TokenResponse {
     expires_in: u64,
 }
 
+/// The JSON answer of a successful request.
+async fn json_of<T: serde::de::DeserializeOwned>(
+    request: reqwest::RequestBuilder,
+) -> Result<T, String> {
+    let response = request.send().await.map_err(|e| e.to_string())?;
+    let response = response.error_for_status().map_err(|e| e.to_string())?;
+    response.json().await.map_err(|e| e.to_string())
+}
+
 /// Why the API cannot answer (the image server or the issuer failed).
 fn bad_gateway(what: &str) -> HttpResponse {
     HttpResponse::BadGateway().json(json!({ "error": "bad_gateway", "error_description": what }))
@@ -71,18 +80,11 @@ impl Api {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| e.to_string())?;
-        let discovery: Discovery = http
-            .get(format!(
-                "{}/.well-known/openid-configuration",
-                settings.issuer
-            ))
-            .send()
-            .await
-            .and_then(|r| r.error_for_status())
-            .map_err(|e| e.to_string())?
-            .json()
-            .await
-            .map_err(|e| e.to_string())?;
+        let discovery: Discovery = json_of(http.get(format!(
+            "{}/.well-known/openid-configuration",
+            settings.issuer
+        )))
+        .await?;
         Ok(Api {
             settings,
             verifier,
@@ -105,22 +107,17 @@ impl Api {
             }
         }
         let s = &self.settings;
-        let response: TokenResponse = self
-            .http
-            .post(&self.token_endpoint)
-            .basic_auth(&s.client_id, Some(&s.client_secret))
-            .form(&[
-                ("grant_type", "client_credentials"),
-                ("scope", crate::images::READ),
-                ("resource", s.images_resource.as_str()),
-            ])
-            .send()
-            .await
-            .and_then(|r| r.error_for_status())
-            .map_err(|e| e.to_string())?
-            .json()
-            .await
-            .map_err(|e| e.to_string())?;
+        let response: TokenResponse = json_of(
+            self.http
+                .post(&self.token_endpoint)
+                .basic_auth(&s.client_id, Some(&s.client_secret))
+                .form(&[
+                    ("grant_type", "client_credentials"),
+                    ("scope", crate::images::READ),
+                    ("resource", s.images_resource.as_str()),
+                ]),
+        )
+        .await?;
         let lifetime = Duration::from_secs(response.expires_in.saturating_sub(30));
         *cached = Some((response.access_token.clone(), Instant::now() + lifetime));
         Ok(response.access_token)

@@ -368,3 +368,19 @@ pub async fn introspect(app: &TestApp, token: &str) -> serde_json::Value {
     assert_eq!(response.headers()["cache-control"], "no-store");
     response.json().await.unwrap()
 }
+
+/// `POST /revoke` as `client` (HTTP Basic) with `form`.
+pub async fn revoke_as(
+    app: &TestApp,
+    client: &str,
+    secret: &str,
+    form: &[(&str, &str)],
+) -> reqwest::Response {
+    app.http
+        .post(app.url("/revoke"))
+        .basic_auth(client, Some(secret))
+        .form(form)
+        .send()
+        .await
+        .unwrap()
+}
