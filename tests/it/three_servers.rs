@@ -65,10 +65,12 @@ fn listener() -> (TcpListener, String) {
     (l, url)
 }
 
-/// The SPA's code, redeemed as a public client with PKCE.
-async fn spa_tokens(app: &TestApp, to: &str, verifier: &str) -> Value {
+/// Runs `url` in the person's browser to the SPA's callback and redeems the code as a
+/// public client with PKCE; the access token.
+async fn spa_access(app: &TestApp, person: &reqwest::Client, url: &str, verifier: &str) -> String {
+    let to = location(&drive(app, person, url).await);
     assert!(to.starts_with(SPA_CALLBACK), "sent to the SPA: {to}");
-    let code = query_of(to).remove("code").expect("a code");
+    let code = query_of(&to).remove("code").expect("a code");
     let response = app
         .http
         .post(app.url("/token"))
@@ -83,7 +85,8 @@ async fn spa_tokens(app: &TestApp, to: &str, verifier: &str) -> Value {
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
-    response.json().await.unwrap()
+    let tokens: Value = response.json().await.unwrap();
+    tokens["access_token"].as_str().unwrap().to_owned()
 }
 
 fn challenge(response: &reqwest::Response) -> String {
@@ -155,13 +158,7 @@ async fn the_three_servers_walk_sign_in_images_step_up_and_a_disabled_user() {
         &code_challenge,
         &[("scope", "openid offline_access")],
     );
-    let tokens = spa_tokens(
-        &app,
-        &location(&drive(&app, &person, &url).await),
-        &verifier,
-    )
-    .await;
-    let access = tokens["access_token"].as_str().unwrap().to_owned();
+    let access = spa_access(&app, &person, &url, &verifier).await;
     assert_eq!(claims(&access)["aud"], API_RESOURCE);
 
     let me = call(
@@ -266,13 +263,7 @@ async fn the_three_servers_walk_sign_in_images_step_up_and_a_disabled_user() {
     let typed = type_code(&app, &person, &step_up, &code_at(&app, ALICE_TOTP, 0)).await;
     assert_eq!(typed.status(), 303);
     let resume = app.url(&location(&typed));
-    let stepped = spa_tokens(
-        &app,
-        &location(&drive(&app, &person, &resume).await),
-        &verifier,
-    )
-    .await;
-    let strong = stepped["access_token"].as_str().unwrap().to_owned();
+    let strong = spa_access(&app, &person, &resume, &verifier).await;
     assert_eq!(claims(&strong)["acr"], MFA);
     let pay = call(
         &http,
