@@ -34,12 +34,23 @@ fn key(alg: Alg) -> Key {
     }
 }
 
+const CALLBACK: &str = "https://signer.test/callback";
+
 fn client(id: &str, jwks: Option<Value>, jwks_uri: Option<String>) -> ClientConfig {
     ClientConfig {
         client_id: id.into(),
         token_endpoint_auth_method: Some("private_key_jwt".into()),
-        grant_types: Some(vec!["client_credentials".into()]),
-        scopes: Some(vec!["images:read".into()]),
+        grant_types: Some(vec![
+            "authorization_code".into(),
+            "refresh_token".into(),
+            "client_credentials".into(),
+        ]),
+        redirect_uris: vec![CALLBACK.into()],
+        scopes: Some(vec![
+            "openid".into(),
+            "offline_access".into(),
+            "images:read".into(),
+        ]),
         jwks,
         jwks_uri,
         ..Default::default()
@@ -302,6 +313,78 @@ async fn wrong_aud_expired_long_lived_unknown_key_and_none_are_refused() {
     // A client registered for a secret cannot use an assertion instead.
     let web = sign(&s.inline, &assertion_claims(&s.app, oidc::WEB));
     refused(token_with(&s.app, &web, None).await).await;
+}
+
+/// The code flow and refresh with an assertion in place of a secret.
+#[tokio::test]
+async fn a_code_and_a_refresh_are_redeemed_with_assertions() {
+    let s = setup().await;
+    let (verifier, challenge) = oidc::pkce();
+    let url = oidc::authorize_url(
+        &s.app,
+        INLINE,
+        CALLBACK,
+        &challenge,
+        &[("scope", "openid offline_access")],
+    );
+    let to = oidc::location(&oidc::drive(&s.app, &oidc::browser(), &url).await);
+    let code = oidc::query_of(&to).remove("code").expect("a code");
+    let assertion = sign(&s.inline, &assertion_claims(&s.app, INLINE));
+    let form = |extra: &[(&'static str, String)]| {
+        let mut form: Vec<(&str, String)> = vec![
+            ("client_assertion_type", TYPE.into()),
+            (
+                "client_assertion",
+                sign(&s.inline, &assertion_claims(&s.app, INLINE)),
+            ),
+        ];
+        form.extend(extra.iter().cloned());
+        form
+    };
+    let response = s
+        .app
+        .http
+        .post(s.app.url("/token"))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", CALLBACK),
+            ("code_verifier", verifier.as_str()),
+            ("client_assertion_type", TYPE),
+            ("client_assertion", assertion.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let tokens: Value = response.json().await.unwrap();
+    let refresh_token = tokens["refresh_token"].as_str().unwrap().to_owned();
+    let response = s
+        .app
+        .http
+        .post(s.app.url("/token"))
+        .form(&form(&[
+            ("grant_type", "refresh_token".into()),
+            ("refresh_token", refresh_token.clone()),
+        ]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    // Without an assertion the client has no way in.
+    let response = s
+        .app
+        .http
+        .post(s.app.url("/token"))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token.as_str()),
+            ("client_id", INLINE),
+        ])
+        .send()
+        .await
+        .unwrap();
+    refused(response).await;
 }
 
 #[tokio::test]

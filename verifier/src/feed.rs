@@ -60,6 +60,8 @@ struct Revoked {
     cursor: i64,
     /// Since when the stream is down (`None` while connected).
     down_since: Option<Instant>,
+    /// When expired entries were last forgotten (once a second is enough).
+    pruned_at: i64,
 }
 
 impl Revoked {
@@ -82,6 +84,10 @@ impl Revoked {
     }
 
     fn forget_expired(&mut self, now: i64) {
+        if now <= self.pruned_at {
+            return;
+        }
+        self.pruned_at = now;
         self.grants.retain(|_, expires| *expires > now);
         self.jtis.retain(|_, expires| *expires > now);
         self.users.retain(|_, (_, expires)| *expires > now);
