@@ -137,9 +137,8 @@ fn issuance(c: &mut Criterion) {
                 &b.client,
                 &who(&b, "g"),
                 &plain,
-                b.ctx.settings.audience.clone(),
+                mint::Issue::new(b.ctx.settings.audience.clone(), now),
                 None,
-                now,
             )
             .unwrap()
         })
@@ -151,9 +150,8 @@ fn issuance(c: &mut Criterion) {
                 &b.client,
                 &who(&b, "g"),
                 &oidc,
-                b.ctx.settings.audience.clone(),
+                mint::Issue::new(b.ctx.settings.audience.clone(), now),
                 None,
-                now,
             )
             .unwrap()
         })
@@ -224,9 +222,8 @@ fn introspection(c: &mut Criterion) {
         &b.client,
         &who(&b, &grant_id),
         &scope,
-        b.ctx.settings.audience.clone(),
+        mint::Issue::new(b.ctx.settings.audience.clone(), now),
         None,
-        now,
     )
     .unwrap()
     .access_token;

@@ -158,7 +158,11 @@ pub struct TokenConfig {
     /// `aud` of access tokens (RFC 9068 §3); default: the issuer.
     pub audience: Option<String>,
     /// A replay of a just-rotated refresh token within this window gets the same
-    /// successor tokens instead of revoking the family (0 = no grace).
+    /// successor tokens instead of revoking the family (0 = no grace). Default 10 s: a
+    /// response lost with a killed instance, a load balancer's reset or a mobile
+    /// network is retried within a second or two, and a client's first backoffs fit;
+    /// longer only widens the window in which a stolen predecessor is worth the same
+    /// as the live token (#15: Dex uses 3 s, Okta 30 s).
     pub refresh_token_reuse_grace: Lifetime,
     /// Active refresh tokens per user and client; the oldest sign-in is revoked beyond it.
     pub max_refresh_tokens_per_client: i64,
@@ -176,7 +180,7 @@ impl Default for TokenConfig {
             refresh_token_idle_ttl: Lifetime::secs(14 * 86_400),
             refresh_token_absolute_ttl: Lifetime::secs(90 * 86_400),
             audience: None,
-            refresh_token_reuse_grace: Lifetime::secs(0),
+            refresh_token_reuse_grace: Lifetime::secs(10),
             max_refresh_tokens_per_client: 10,
             scope_lifetimes: Default::default(),
         }

@@ -89,6 +89,9 @@ async fn reuse_revokes_that_sign_in_only() {
     let tab_b = offline_tokens(&app).await;
     let a0 = s(&tab_a, "refresh_token");
     assert_eq!(refresh(&app, &a0, &[]).await.status(), 200);
+    // Past the reuse grace window, the replay is theft.
+    app.clock
+        .advance(app.config.tokens.refresh_token_reuse_grace.as_secs() as i64 + 1);
     assert_invalid_grant(refresh(&app, &a0, &[]).await).await;
     let b = refresh(&app, &s(&tab_b, "refresh_token"), &[]).await;
     assert_eq!(b.status(), 200, "the other sign-in is untouched");
@@ -119,10 +122,16 @@ async fn race(app: &TestApp, other: &TestApp, token: &str, n: usize) -> Vec<(u16
     results
 }
 
+/// Without a grace window (`refresh_token_reuse_grace = 0`), every replay is theft.
+fn no_grace(c: &mut portcullis::Config) {
+    oidc::with_apps(c);
+    c.tokens.refresh_token_reuse_grace = Lifetime::secs(0);
+}
+
 #[tokio::test]
-async fn parallel_refreshes_on_two_instances_have_exactly_one_winner() {
-    let app = TestApp::spawn_with(oidc::with_apps).await;
-    let other = app.spawn_sharing(oidc::with_apps).await;
+async fn without_grace_parallel_refreshes_on_two_instances_have_exactly_one_winner() {
+    let app = TestApp::spawn_with(no_grace).await;
+    let other = app.spawn_sharing(no_grace).await;
     let tokens = offline_tokens(&app).await;
     let results = race(&app, &other, &s(&tokens, "refresh_token"), 10).await;
     let statuses: Vec<u16> = results.iter().map(|(status, _)| *status).collect();
@@ -176,19 +185,20 @@ async fn introspect_refresh(app: &TestApp, token: &str) -> Value {
         .unwrap()
 }
 
+/// #15: a response lost on its way (a killed instance, a reset connection) is retried
+/// with the token the client still has. By default, within the grace window, every
+/// retry — here parallel ones on two instances — gets the one successor refresh token and
+/// an access token with the same claims; outside it, or for an older token, the family
+/// is revoked.
 #[tokio::test]
 async fn within_the_grace_period_a_retry_gets_the_same_successors() {
-    let app = TestApp::spawn_with(|c| {
-        oidc::with_apps(c);
-        c.tokens.refresh_token_reuse_grace = Lifetime::secs(60);
-    })
-    .await;
-    let other = app
-        .spawn_sharing(|c| {
-            oidc::with_apps(c);
-            c.tokens.refresh_token_reuse_grace = Lifetime::secs(60);
-        })
-        .await;
+    let app = TestApp::spawn_with(oidc::with_apps).await;
+    let other = app.spawn_sharing(oidc::with_apps).await;
+    assert_eq!(
+        app.config.tokens.refresh_token_reuse_grace.as_secs(),
+        10,
+        "the default"
+    );
     let tokens = offline_tokens(&app).await;
     let rt0 = s(&tokens, "refresh_token");
     let results = race(&app, &other, &rt0, 6).await;
@@ -197,16 +207,50 @@ async fn within_the_grace_period_a_retry_gets_the_same_successors() {
         "{results:?}"
     );
     let rt1 = s(&results[0].1, "refresh_token");
-    assert!(results
-        .iter()
-        .all(|(_, body)| s(body, "refresh_token") == rt1
-            && body["access_token"] == results[0].1["access_token"]));
+    // Test instances listen on ports of their own, so `iss` tells them apart.
+    let claims = |body: &Value| {
+        let mut c = oidc::claims(&s(body, "access_token"));
+        c.as_object_mut().unwrap().remove("iss");
+        c
+    };
+    let access = claims(&results[0].1);
+    for (_, body) in &results {
+        assert_eq!(s(body, "refresh_token"), rt1, "one successor");
+        // Signed again after each commit, so not the same text: the same claims.
+        assert_eq!(claims(body), access);
+        assert_eq!(
+            oidc::claims(&s(body, "id_token"))["iat"],
+            access["iat"],
+            "the ID token, too"
+        );
+    }
+    // Still in the window, one more retry on either instance: the same again.
+    app.clock.advance(9);
+    let again = refresh(&other, &rt0, &[]).await;
+    assert_eq!(again.status(), 200);
+    assert_eq!(
+        s(&again.json::<Value>().await.unwrap(), "refresh_token"),
+        rt1
+    );
     // RT1 moves on; now RT0 is two generations old: reuse.
     let next = refresh(&app, &rt1, &[]).await;
     assert_eq!(next.status(), 200);
     let rt2 = s(&next.json::<Value>().await.unwrap(), "refresh_token");
     assert_invalid_grant(refresh(&app, &rt0, &[]).await).await;
     assert_invalid_grant(refresh(&app, &rt2, &[]).await).await;
+}
+
+/// The window is counted from the rotation: the same token presented after it is theft.
+#[tokio::test]
+async fn a_retry_after_the_grace_window_revokes_the_family() {
+    let app = TestApp::spawn_with(oidc::with_apps).await;
+    let rt0 = s(&offline_tokens(&app).await, "refresh_token");
+    let first = refresh(&app, &rt0, &[]).await;
+    assert_eq!(first.status(), 200);
+    let rt1 = s(&first.json::<Value>().await.unwrap(), "refresh_token");
+    app.clock.advance(11);
+    assert_invalid_grant(refresh(&app, &rt0, &[]).await).await;
+    assert_invalid_grant(refresh(&app, &rt1, &[]).await).await;
 }
 
 #[tokio::test]

@@ -114,15 +114,8 @@ pub fn exchange(
     let scope = ctx
         .settings
         .unexpired_scopes(&issued.scope, code.auth_time, now);
-    mint::tokens(
-        ctx,
-        &client,
-        &who,
-        &scope,
-        audience,
-        issued.refresh_token,
-        now,
-    )
+    let issue = mint::Issue::new(audience, now);
+    mint::tokens(ctx, &client, &who, &scope, issue, issued.refresh_token)
 }
 
 /// The parameters this grant needs, and a code that exists for this client and

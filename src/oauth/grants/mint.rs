@@ -51,18 +51,39 @@ pub fn amr_list(stored: Option<&str>) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// Access token for `audience` (`oauth::resource::audience`), and ID token when
-/// `openid` is in `scope`, for `client`.
-#[allow(clippy::too_many_arguments)]
+/// What makes a response the same response when it is given again (a refresh retried
+/// within `tokens.refresh_token_reuse_grace`): the access token's audience, `jti` and
+/// issue time. Everything else comes from the grant.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Issue {
+    /// `aud` (`oauth::resource::audience`).
+    pub audience: String,
+    pub jti: String,
+    /// `iat`; `exp` follows from it.
+    pub at: i64,
+}
+
+impl Issue {
+    /// A new access token for `audience`, issued `now`.
+    pub fn new(audience: String, now: i64) -> Self {
+        Issue {
+            audience,
+            jti: token::random_id(),
+            at: now,
+        }
+    }
+}
+
+/// Access token as `issue` says, and ID token when `openid` is in `scope`, for `client`.
 pub fn tokens(
     ctx: &TokenContext,
     client: &Client,
     who: &Authorized<'_>,
     scope: &[String],
-    audience: String,
+    issue: Issue,
     refresh_token: Option<String>,
-    now: i64,
 ) -> Result<TokenResponse, OAuthError> {
+    let now = issue.at;
     let s = &ctx.settings;
     let access_ttl = client.access_token_ttl.unwrap_or(s.access_token_ttl);
     let access_token = issuer::mint(
@@ -71,10 +92,10 @@ pub fn tokens(
         &AccessTokenClaims {
             iss: s.issuer.clone(),
             sub: who.user_id.to_owned(),
-            aud: audience,
+            aud: issue.audience,
             exp: now + access_ttl,
             iat: now,
-            jti: token::random_id(),
+            jti: issue.jti,
             client_id: client.id.clone(),
             scope: scope.join(" "),
             auth_time: Some(who.auth_time),

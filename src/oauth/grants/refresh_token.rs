@@ -7,8 +7,10 @@
 //! Rotation is one conditional UPDATE (`refresh_tokens::rotate`), so of two refreshes of
 //! one token on any instances exactly one wins. Presenting a rotated token again revokes
 //! the whole family — every token of that sign-in and their access tokens — unless it
-//! is the immediately preceding token replayed within the configured grace period, which
-//! gets the same successor tokens back.
+//! is the immediately preceding token replayed within the grace period
+//! (`tokens.refresh_token_reuse_grace`, 10 s by default: a response lost on its way is
+//! retried with the token the client still has), which gets the same successors back:
+//! the same refresh token, and an access token with the same claims, signed again.
 //!
 //! [`run`] takes the grant in steps: `exchange` does everything that touches the
 //! database inside one write transaction (`Db::write`: on SQLite it shares its commit
@@ -24,6 +26,7 @@ use chrono::{DateTime, Utc};
 use oxide_auth::code_grant::refresh::{self as machine, Input, Output, Refresh};
 use oxide_auth::primitives::grant::{Extensions, Grant};
 use oxide_auth::primitives::issuer::{RefreshedToken, TokenType};
+use serde::{Deserialize, Serialize};
 
 use super::mint::{self, Authorized};
 use super::{TokenContext, TokenResponse};
@@ -79,21 +82,27 @@ enum Rotation {
     /// The token had been rotated already (by an earlier request or a concurrent one):
     /// [`reused`] decides, in a transaction of its own.
     Replayed(Box<RefreshTokenRow>),
-    /// With a reuse grace period: the response, sealed and stored with the rotation (or
-    /// the stored one, for a replay within the grace period).
-    Kept(TokenResponse),
     /// A rotated token came back: its family has been revoked.
     Reused,
 }
 
+/// What the answer to a rotation is signed from, after the commit. With a reuse grace
+/// period its [`Successors`] are sealed into the rotated token's row in the rotation's
+/// own transaction, so a retry within the window is answered with the same ones.
 struct Rotated {
     client: Arc<Client>,
     /// The token that was rotated: the sign-in its successors carry forward.
     row: RefreshTokenRow,
-    scope: Vec<String>,
-    /// The access token's `aud` (RFC 8707).
-    audience: String,
+    successors: Successors,
+}
+
+/// The successor refresh token's secret and what makes its access token the same one
+/// again: all a response needs besides the grant (`row`).
+#[derive(Serialize, Deserialize)]
+struct Successors {
     secret: String,
+    scope: Vec<String>,
+    issue: mint::Issue,
 }
 
 impl Rotation {
@@ -101,8 +110,8 @@ impl Rotation {
     /// pool, not on an HTTP worker).
     fn signs_with_rsa(&self) -> bool {
         match self {
-            Rotation::Rotated(r) => mint::signs_with_rsa(&r.client, &r.scope),
-            Rotation::Replayed(_) | Rotation::Kept(_) | Rotation::Reused => false,
+            Rotation::Rotated(r) => mint::signs_with_rsa(&r.client, &r.successors.scope),
+            Rotation::Replayed(_) | Rotation::Reused => false,
         }
     }
 }
@@ -205,6 +214,7 @@ pub async fn run(
     let client =
         client_auth::authenticate_first(db, &ctx.registry, &ctx.master, &presented).await?;
     let job_ctx = ctx.clone();
+    let replay_client = client.clone();
     let mut rotation = db
         .write(move |conn| {
             let request = RefreshRequest {
@@ -221,33 +231,29 @@ pub async fn run(
         // revocation (grant first, then the family's tokens).
         let job_ctx = ctx.clone();
         rotation = db
-            .write(move |conn| reused(conn, &job_ctx, &row, now))
+            .write(move |conn| reused(conn, &job_ctx, &row, replay_client, now))
             .await?;
     }
     if !rotation.signs_with_rsa() {
-        return respond(&ctx, rotation, now);
+        return respond(&ctx, rotation);
     }
-    tokio::task::spawn_blocking(move || respond(&ctx, rotation, now))
+    tokio::task::spawn_blocking(move || respond(&ctx, rotation))
         .await
         .map_err(|e| OAuthError::unavailable(&e))?
 }
 
 /// The answer to a refresh whose transaction has committed.
-fn respond(ctx: &TokenContext, rotation: Rotation, now: i64) -> Result<TokenResponse, OAuthError> {
+fn respond(ctx: &TokenContext, rotation: Rotation) -> Result<TokenResponse, OAuthError> {
     match rotation {
         Rotation::Rotated(r) => {
             let who = Authorized::from_refresh_token(&r.row);
-            mint::tokens(
-                ctx,
-                &r.client,
-                &who,
-                &r.scope,
-                r.audience,
-                Some(r.secret),
-                now,
-            )
+            let Successors {
+                secret,
+                scope,
+                issue,
+            } = r.successors;
+            mint::tokens(ctx, &r.client, &who, &scope, issue, Some(secret))
         }
-        Rotation::Kept(response) => Ok(response),
         // `run` has handed a replay to `reused`; refused either way.
         Rotation::Replayed(_) | Rotation::Reused => Err(OAuthError::invalid_grant(REFUSED)),
     }
@@ -354,22 +360,27 @@ fn rotate(
         now,
     );
     refresh_tokens::insert(conn, &successor)?;
-    if ctx.settings.refresh_reuse_grace == 0 {
-        // Signed after the commit: the write lock is not held for a signature.
-        return Ok(Rotation::Rotated(Box::new(Rotated {
-            client,
-            row,
-            scope,
-            audience,
-            secret,
-        })));
+    let successors = Successors {
+        secret,
+        scope,
+        issue: mint::Issue::new(audience, now),
+    };
+    if ctx.settings.refresh_reuse_grace > 0 {
+        // A retry within the window must find the same successors: sealed (AES-GCM, a few
+        // microseconds) and stored in this transaction. Nothing is signed here: the
+        // write lock is never held for a signature.
+        let json = serde_json::to_vec(&successors).expect("successors serialise");
+        refresh_tokens::set_grace_response(
+            conn,
+            &row.id,
+            &ctx.master.seal(row.id.as_bytes(), &json),
+        )?;
     }
-    // With a grace period, a replay must find the very response: sealed and stored in
-    // the same transaction.
-    let response = mint::tokens(ctx, &client, &who, &scope, audience, Some(secret), now)?;
-    let json = serde_json::to_vec(&response).expect("a response serialises");
-    refresh_tokens::set_grace_response(conn, &row.id, &ctx.master.seal(row.id.as_bytes(), &json))?;
-    Ok(Rotation::Kept(response))
+    Ok(Rotation::Rotated(Box::new(Rotated {
+        client,
+        row,
+        successors,
+    })))
 }
 
 /// A rotated token came back: the same successors within the grace period (the
@@ -378,6 +389,7 @@ fn reused(
     conn: &mut DbConnection,
     ctx: &TokenContext,
     row: &RefreshTokenRow,
+    client: Arc<Client>,
     now: i64,
 ) -> Result<Rotation, OAuthError> {
     let fresh = refresh_tokens::by_hash(conn, &row.token_hash)?;
@@ -388,13 +400,19 @@ fn reused(
         let successor_current = refresh_tokens::child_of(conn, &fresh.id)?
             .is_some_and(|c| c.rotated_at.is_none() && c.revoked_at.is_none());
         if in_grace && successor_current {
-            if let Some(response) = fresh
+            let sealed = fresh
                 .grace_response
                 .as_deref()
                 .and_then(|sealed| ctx.master.open(fresh.id.as_bytes(), sealed).ok())
-                .and_then(|json| serde_json::from_slice::<TokenResponse>(&json).ok())
-            {
-                return Ok(Rotation::Kept(response));
+                .and_then(|json| serde_json::from_slice::<Successors>(&json).ok());
+            if let Some(successors) = sealed {
+                // The same successors, signed again after this commit: the same refresh
+                // token, an access token with the same claims (`jti`, `iat`).
+                return Ok(Rotation::Rotated(Box::new(Rotated {
+                    client,
+                    row: fresh,
+                    successors,
+                })));
             }
         }
     }
