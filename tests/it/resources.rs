@@ -135,6 +135,15 @@ async fn each_token_is_for_the_one_resource_named_among_those_authorized() {
     let described = oidc::introspect(&app, second["access_token"].as_str().unwrap()).await;
     assert_eq!(described["active"], true);
     assert_eq!(described["aud"], API_RESOURCE);
+    // Userinfo is ours to answer whatever the token's audience (as Keycloak does).
+    let userinfo = app
+        .http
+        .get(app.url("/userinfo"))
+        .bearer_auth(second["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(userinfo.status(), 200);
     // The successor carries the grant's resources on.
     let next = second["refresh_token"].as_str().unwrap();
     let response = refresh(&app, next, &[("resource", IMAGES)]).await;
