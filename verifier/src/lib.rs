@@ -162,7 +162,9 @@ impl Builder {
 
     /// Reads discovery and the JWKS, and starts following the feed when asked to.
     pub async fn build(self) -> Result<Verifier, SetupError> {
-        let issuer = self.issuer.trim_end_matches('/').to_owned();
+        // Compared with `iss` exactly as given (RFC 9068 §4); a trailing slash is only
+        // dropped to build the discovery URL (OpenID Connect Discovery §4.1).
+        let issuer = self.issuer;
         url::Url::parse(&issuer).map_err(|e| SetupError::Issuer(e.to_string()))?;
         if self.audiences.is_empty() {
             return Err(SetupError::Config(
@@ -243,7 +245,10 @@ struct Metadata {
 
 impl Metadata {
     async fn fetch(http: &reqwest::Client, issuer: &str) -> Result<Metadata, SetupError> {
-        let url = format!("{issuer}/.well-known/openid-configuration");
+        let url = format!(
+            "{}/.well-known/openid-configuration",
+            issuer.trim_end_matches('/')
+        );
         let failed = |e: &dyn std::fmt::Display| SetupError::Discovery(format!("{url}: {e}"));
         let response = http
             .get(&url)
@@ -255,8 +260,8 @@ impl Metadata {
             return Err(failed(&response.status()));
         }
         let metadata: Metadata = response.json().await.map_err(|e| failed(&e))?;
-        // Discovery §4.3: the issuer in the document is exactly the one we asked.
-        if metadata.issuer.trim_end_matches('/') != issuer {
+        // Discovery §4.3: the issuer in the document is identical to the one we asked.
+        if metadata.issuer != issuer {
             return Err(failed(&format!(
                 "the document is for issuer {:?}",
                 metadata.issuer

@@ -62,6 +62,22 @@ async fn a_good_token_verifies_and_hands_over_its_claims() {
         .is_ok());
 }
 
+/// OpenID Connect Discovery §4.3: the document must be for the issuer asked, identically;
+/// a trailing slash is another issuer (its tokens' `iss` would differ).
+#[actix_web::test]
+async fn discovery_for_another_issuer_is_refused() {
+    let key = Key::es256();
+    let issuer = Issuer::start(&[&key]);
+    let other = Verifier::builder(format!("{}/", issuer.url))
+        .audience("api")
+        .build()
+        .await;
+    assert!(matches!(
+        other,
+        Err(portcullis_verifier::SetupError::Discovery(_))
+    ));
+}
+
 #[actix_web::test]
 async fn alg_none_is_refused() {
     let key = Key::es256();
