@@ -427,3 +427,56 @@ async fn a_revoked_key_verifies_nothing_on_any_instance_and_a_new_one_signs() {
         "{list}"
     );
 }
+
+/// #15 item 3: an instance never signs with a key its own `/jwks` does not publish —
+/// not even across `keys rotate --now` made by another process: every token, checked
+/// against the JWKS this instance serves right after issuing it, names a published key,
+/// before and after the switch.
+#[tokio::test]
+async fn an_instance_never_signs_with_a_key_its_own_jwks_does_not_publish() {
+    let app = TestApp::spawn_with(|c| {
+        crate::common::oidc::with_apps(c);
+        c.keys.reload_interval = portcullis::config::Lifetime::secs(1);
+    })
+    .await;
+    let mint = || async {
+        let response = app
+            .http
+            .post(app.url("/token"))
+            .basic_auth(
+                crate::common::oidc::API,
+                Some(crate::common::oidc::API_SECRET),
+            )
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .unwrap();
+        let body: Value = response.json().await.unwrap();
+        let token = body["access_token"].as_str().unwrap().to_owned();
+        let header: Value = serde_json::from_slice(
+            &URL_SAFE_NO_PAD
+                .decode(token.split('.').next().unwrap())
+                .unwrap(),
+        )
+        .unwrap();
+        header["kid"].as_str().unwrap().to_owned()
+    };
+    let first = mint().await;
+    let output = app.cli(&["keys", "rotate", "--alg", "ES256", "--now"]);
+    assert!(output.status.success(), "{}", stdout(&output));
+    let mut switched = false;
+    for _ in 0..300 {
+        let kid = mint().await;
+        let published = kids(&app.get_json("/jwks").await);
+        assert!(
+            published.contains(&kid),
+            "signed with {kid}, not in {published:?}"
+        );
+        if kid != first {
+            switched = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(switched, "the instance switched to the new key");
+}
