@@ -168,32 +168,27 @@ impl Assertions {
         assertion: &str,
     ) -> Result<jws::Verified, OAuthError> {
         let bad_signature = || refused("the client assertion's signature does not verify");
-        let lookup = |keys: &Keys, unknown: &mut bool| {
-            let mut missing = false;
+        // The verified JWS, or whether the `kid` was one the keys do not hold.
+        let lookup = |keys: &Keys| {
+            let mut unknown = false;
             let verified = jws::verify(assertion, |kid| {
                 let key = keys.iter().find(|(k, _)| k == kid).map(|(_, key)| key);
-                missing = key.is_none();
+                unknown = key.is_none();
                 key
             });
-            *unknown = missing;
-            verified
+            verified.ok_or(unknown)
         };
-        let mut unknown = false;
         if let Some(keys) = &client.jwks {
-            return lookup(keys, &mut unknown).ok_or_else(bad_signature);
+            return lookup(keys).map_err(|_| bad_signature());
         }
         let Some(uri) = client.jwks_uri.as_deref() else {
             return Err(bad_signature());
         };
-        let keys = self.keys_at(uri, false).await?;
-        if let Some(verified) = lookup(&keys, &mut unknown) {
-            return Ok(verified);
+        match lookup(&self.keys_at(uri, false).await?) {
+            Ok(verified) => Ok(verified),
+            Err(true) => lookup(&self.keys_at(uri, true).await?).map_err(|_| bad_signature()),
+            Err(false) => Err(bad_signature()),
         }
-        if !unknown {
-            return Err(bad_signature());
-        }
-        let keys = self.keys_at(uri, true).await?;
-        lookup(&keys, &mut unknown).ok_or_else(bad_signature)
     }
 
     /// The keys at `uri`: cached for [`JWKS_TTL`]; `again` (an unknown `kid`) fetches

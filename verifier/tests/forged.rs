@@ -443,19 +443,13 @@ async fn the_actix_extractors_answer_rfc_6750_and_rfc_9470_challenges() {
     let body: Value = test::read_body_json(res).await;
     assert_eq!(body["error"], "insufficient_user_authentication");
 
+    let bearer = |claims: &Value| Some(format!("Bearer {}", key.sign("at+jwt", claims)));
+
     // An mfa token from a sign-in too long ago asks for a fresh one, with max_age.
     let mut old_mfa = issuer.claims(t);
     old_mfa["acr"] = json!("urn:portcullis:acr:mfa");
     old_mfa["auth_time"] = json!(t - 301);
-    let res = test::call_service(
-        &app,
-        call(
-            Method::POST,
-            "/pay",
-            Some(format!("Bearer {}", key.sign("at+jwt", &old_mfa))),
-        ),
-    )
-    .await;
+    let res = test::call_service(&app, call(Method::POST, "/pay", bearer(&old_mfa))).await;
     assert_eq!(res.status(), 401);
     let header = challenge(&res).unwrap();
     assert!(
@@ -467,28 +461,12 @@ async fn the_actix_extractors_answer_rfc_6750_and_rfc_9470_challenges() {
 
     let mut mfa = issuer.claims(t);
     mfa["acr"] = json!("urn:portcullis:acr:mfa");
-    let res = test::call_service(
-        &app,
-        call(
-            Method::POST,
-            "/pay",
-            Some(format!("Bearer {}", key.sign("at+jwt", &mfa))),
-        ),
-    )
-    .await;
+    let res = test::call_service(&app, call(Method::POST, "/pay", bearer(&mfa))).await;
     assert_eq!(res.status(), 200);
 
     // Without the scope: 403, whatever the level.
     mfa["scope"] = json!("openid");
-    let res = test::call_service(
-        &app,
-        call(
-            Method::POST,
-            "/pay",
-            Some(format!("Bearer {}", key.sign("at+jwt", &mfa))),
-        ),
-    )
-    .await;
+    let res = test::call_service(&app, call(Method::POST, "/pay", bearer(&mfa))).await;
     assert_eq!(res.status(), 403);
     assert!(challenge(&res).unwrap().contains("scope=\"images:read\""));
 
